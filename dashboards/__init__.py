@@ -1,0 +1,1 @@
+"""Declared dashboards (YAML) and their offline HTML preview."""

@@ -1,0 +1,1 @@
+"""cardlake ETL: Glue-style PySpark jobs from the read replica to masked Parquet and BigQuery."""

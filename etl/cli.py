@@ -1,0 +1,258 @@
+"""The `cardlake` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from etl.errors import CardlakeError
+
+DEMO_MEMBERS, DEMO_DAYS, DEMO_SEED = 3000, 120, 42
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [
+        ["NULL" if v is None else str(v) for v in r] for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+class Progress:
+    """One line per stage: `[2/7] seed the primary ... done (3.1s)`."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+
+    @contextlib.contextmanager
+    def stage(self, title: str) -> Iterator[None]:
+        self.done += 1
+        print(f"[{self.done}/{self.total}] {title} ...", flush=True)
+        started = time.perf_counter()
+        yield
+        print(f"      done ({time.perf_counter() - started:.1f}s)", flush=True)
+
+
+def cmd_stack(args: argparse.Namespace) -> None:
+    from etl import stack
+
+    if args.action == "up":
+        state = stack.up(primary_port=args.primary_port, replica_port=args.replica_port)
+        print(f"primary 127.0.0.1:{state['primary']['port']} (writes)")
+        print(f"replica 127.0.0.1:{state['replica']['port']} (read-only, what the ETL reads)")
+    elif args.action == "down":
+        print("stopped" if stack.down() else "nothing was running")
+    else:
+        print(format_table(["item", "value"], stack.status()))
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    from etl import seed, stack
+
+    spec = seed.SeedSpec(args.members, args.days, args.seed, args.end_date)
+    counts, seconds = seed.seed(stack.endpoint("primary", "app"), spec)
+    stack.wait_for_replica()
+    total = sum(counts.values())
+    print(format_table(["table", "rows"], sorted(counts.items())))
+    print(
+        f"seeded {total:,} rows in {seconds:.1f}s ({total / seconds:,.0f} rows/s); replica caught up"
+    )
+
+
+def _run(tables: list[str] | None, num_partitions: int, allow_primary: bool) -> list[Any]:
+    from etl import pipeline
+    from etl.config import lake_dir, warehouse_settings
+    from etl.spark import build_session
+    from masking.keys import key_provider
+
+    spark = build_session("cardlake-run")
+    return pipeline.run_tables(
+        spark,
+        pipeline.ordered_tables(tables),
+        lake_dir(),
+        key_provider(),
+        warehouse_settings(),
+        num_partitions=num_partitions,
+        allow_primary=allow_primary,
+        on_table_done=lambda r: print(
+            f"  {r.table}: {r.rows_written:,} rows written, {r.rows_loaded:,} loaded ({r.seconds:.1f}s)",
+            flush=True,
+        ),
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    if not args.all and not args.table:
+        raise CardlakeError("name tables with --table T (repeatable) or pass --all")
+    results = _run(None if args.all else args.table, args.num_partitions, args.allow_primary)
+    print(
+        format_table(
+            ["table", "rows written", "rows loaded", "seconds"],
+            [(r.table, r.rows_written, r.rows_loaded, f"{r.seconds:.1f}") for r in results],
+        )
+    )
+
+
+def cmd_warehouse(args: argparse.Namespace) -> None:
+    from etl import emulator, warehouse
+    from etl.config import warehouse_settings
+
+    settings = warehouse_settings()
+    if args.action == "up":
+        if not settings.use_emulator:
+            raise CardlakeError("CARDLAKE_BQ_PROJECT is set: the warehouse is real BigQuery")
+        print(f"BigQuery emulator on http://127.0.0.1:{emulator.up(port=args.port)}")
+    elif args.action == "down":
+        print("stopped" if emulator.down() else "nothing was running")
+    else:
+        for view in warehouse.deploy_views(warehouse.client(settings), settings):
+            print(f"deployed {view}")
+
+
+def cmd_query(args: argparse.Namespace) -> None:
+    from etl import warehouse
+
+    names, rows = warehouse.query_rows(warehouse.client(), args.sql)
+    print(format_table(names, rows[: args.max_rows]))
+    if len(rows) > args.max_rows:
+        print(f"... {len(rows) - args.max_rows} more rows")
+
+
+def cmd_dashboards(args: argparse.Namespace) -> None:
+    from dashboards.build import build_all
+    from etl.config import state_dir, warehouse_settings
+
+    for path in build_all(args.out or state_dir() / "dashboards", warehouse_settings()):
+        print(f"built {path}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from dashboards.build import build_all
+    from etl import emulator, seed, stack, warehouse
+    from etl.config import lake_dir, state_dir, warehouse_settings
+
+    settings = warehouse_settings()
+    progress = Progress(6)
+    with progress.stage("start the MariaDB primary + read replica"):
+        if stack.is_up():
+            print("      (already running, reused)")
+        else:
+            stack.down()
+            stack.up()
+    with progress.stage("start the local BigQuery emulator"):
+        if settings.use_emulator:
+            emulator.up()
+    with progress.stage(f"seed {args.members:,} members over {args.days} days on the primary"):
+        spec = seed.SeedSpec(args.members, args.days, args.seed, dt.datetime.now(dt.UTC).date())
+        counts, _ = seed.seed(stack.endpoint("primary", "app"), spec)
+        stack.wait_for_replica()
+        print(f"      {sum(counts.values()):,} rows, replica caught up")
+    with progress.stage(
+        "extract from the replica, mask, write Parquet, load BigQuery (all tables)"
+    ):
+        results = _run(None, 4, False)
+    with progress.stage("deploy the KPI views"):
+        views = warehouse.deploy_views(warehouse.client(settings), settings)
+    with progress.stage("build the dashboards"):
+        pages = build_all(state_dir() / "dashboards", settings)
+    print()
+    print(
+        format_table(
+            ["table", "rows in warehouse"], [(r.table, f"{r.rows_loaded:,}") for r in results]
+        )
+    )
+    print(f"""
+Source      primary {stack.endpoint("primary", "app").display} (writes)
+            replica {stack.endpoint("replica", "etl").display} (the only endpoint the ETL reads)
+Parquet     {lake_dir()}/<table>/CURRENT.json points at the published run
+Warehouse   {"BigQuery emulator " + emulator.endpoint_url() if settings.use_emulator else "BigQuery"} project {settings.project}
+Views       {", ".join(v.rsplit(".", 1)[1] for v in views)}
+Dashboards  {", ".join(str(p) for p in pages)}
+
+Try:  .venv/bin/cardlake query "select * from \\`{views[-1]}\\` order by 1 desc limit 7"
+Stop: .venv/bin/cardlake stack down && .venv/bin/cardlake warehouse down""")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from etl.stack import DEFAULT_PRIMARY_PORT, DEFAULT_REPLICA_PORT
+
+    parser = argparse.ArgumentParser(prog="cardlake", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stack", help="local MariaDB primary + read replica")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--primary-port", type=int, default=DEFAULT_PRIMARY_PORT)
+    p.add_argument("--replica-port", type=int, default=DEFAULT_REPLICA_PORT)
+    p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("seed", help="fill the primary with reproducible synthetic data")
+    p.add_argument("--members", type=int, default=DEMO_MEMBERS)
+    p.add_argument("--days", type=int, default=DEMO_DAYS)
+    p.add_argument("--seed", type=int, default=DEMO_SEED)
+    p.add_argument(
+        "--end-date",
+        type=dt.date.fromisoformat,
+        default=dt.datetime.now(dt.UTC).date(),
+        help="last day of the data (default: today, UTC); fix it for reproducible data",
+    )
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("run", help="extract, mask, write Parquet and load BigQuery")
+    p.add_argument("--table", action="append", help="a source table (repeatable)")
+    p.add_argument("--all", action="store_true", help="every table, in dependency order")
+    p.add_argument("--num-partitions", type=int, default=4, help="parallel JDBC connections")
+    p.add_argument(
+        "--allow-primary", action="store_true", help="dev only: read a writable endpoint"
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("warehouse", help="local BigQuery emulator and view deployment")
+    p.add_argument("action", choices=["up", "down", "deploy"])
+    p.add_argument("--port", type=int, default=19050)
+    p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("query", help="run SQL on the configured warehouse and print a table")
+    p.add_argument("sql")
+    p.add_argument("--max-rows", type=int, default=50)
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("dashboards", help="render the declared dashboards")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--out", type=Path)
+    p.set_defaults(func=cmd_dashboards)
+
+    p = sub.add_parser("demo", help="stack, seed, run, views and dashboards on local defaults")
+    p.add_argument("--members", type=int, default=DEMO_MEMBERS)
+    p.add_argument("--days", type=int, default=DEMO_DAYS)
+    p.add_argument("--seed", type=int, default=DEMO_SEED)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CardlakeError as exc:
+        print(f"cardlake: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cardlake: interrupted; published outputs are unchanged", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,59 @@
+"""Runtime settings: local defaults, overridden by CARDLAKE_* environment variables.
+
+With nothing configured, every endpoint points at the project's own local stack
+(MariaDB primary + replica, BigQuery emulator) under the state directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "warehouse_sql"
+MARIADB_JDBC_JAR = Path("/usr/share/java/mariadb-java-client.jar")
+SOURCE_DATABASE = "cardissuer"
+BUSINESS_TIMEZONE = "Asia/Tokyo"
+LOCAL_BQ_PROJECT = "cardlake-local"
+
+
+def state_dir() -> Path:
+    """Where local servers, keys, the lake and builds live (throwaway, git-ignored)."""
+    return Path(os.environ.get("CARDLAKE_HOME", PROJECT_ROOT / ".cardlake")).resolve()
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    project: str
+    location: str | None
+    raw_dataset: str
+    stg_dataset: str
+    mart_dataset: str
+    use_emulator: bool
+
+    @property
+    def datasets(self) -> dict[str, str]:
+        return {
+            "raw_dataset": self.raw_dataset,
+            "stg_dataset": self.stg_dataset,
+            "mart_dataset": self.mart_dataset,
+        }
+
+
+def warehouse_settings() -> WarehouseSettings:
+    """Real BigQuery when CARDLAKE_BQ_PROJECT is set, else the local emulator."""
+    project = os.environ.get("CARDLAKE_BQ_PROJECT")
+    prefix = os.environ.get("CARDLAKE_BQ_DATASET_PREFIX", "")
+    return WarehouseSettings(
+        project=project or LOCAL_BQ_PROJECT,
+        location=os.environ.get("CARDLAKE_BQ_LOCATION"),
+        raw_dataset=f"{prefix}raw",
+        stg_dataset=f"{prefix}stg",
+        mart_dataset=f"{prefix}mart",
+        use_emulator=project is None,
+    )
+
+
+def lake_dir() -> Path:
+    return Path(os.environ.get("CARDLAKE_LAKE_DIR", state_dir() / "lake")).resolve()

@@ -1,0 +1,81 @@
+"""Run-scoped Parquet snapshots, published atomically by a pointer file.
+
+Each run writes to ``<lake>/<table>/runs/<run_id>/`` and only then replaces
+``<lake>/<table>/CURRENT.json`` (write-to-temp + os.replace). A run killed at any point
+leaves the previous snapshot and pointer untouched; readers always see a complete run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame
+
+BUSINESS_DATE = "business_date"
+KEEP_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    table: str
+    run_id: str
+    path: str
+    rows: int
+    partitioned_by: str | None
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.path)
+
+    def files(self) -> list[Path]:
+        return sorted(self.data_dir.rglob("*.parquet"))
+
+
+def table_dir(lake: Path, table: str) -> Path:
+    return lake / table
+
+
+def write_snapshot(df: DataFrame, lake: Path, table: str, run_id: str) -> Snapshot:
+    """Write the run's Parquet files; the snapshot is not visible until published."""
+    data_dir = table_dir(lake, table) / "runs" / run_id
+    partitioned_by = BUSINESS_DATE if BUSINESS_DATE in df.columns else None
+    writer = df.write.mode("errorifexists").option("compression", "zstd")
+    if partitioned_by:
+        writer = (
+            df.repartition(partitioned_by)
+            .write.mode("errorifexists")
+            .option("compression", "zstd")
+            .partitionBy(partitioned_by)
+        )
+    writer.parquet(str(data_dir))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in data_dir.rglob("*.parquet"))
+    return Snapshot(table, run_id, str(data_dir), rows, partitioned_by)
+
+
+def publish(lake: Path, snapshot: Snapshot) -> None:
+    pointer = table_dir(lake, snapshot.table) / "CURRENT.json"
+    tmp = pointer.with_suffix(f".{snapshot.run_id}.tmp")
+    tmp.write_text(json.dumps(asdict(snapshot), indent=2))
+    os.replace(tmp, pointer)
+    _prune(lake, snapshot.table, keep=KEEP_RUNS)
+
+
+def current(lake: Path, table: str) -> Snapshot | None:
+    pointer = table_dir(lake, table) / "CURRENT.json"
+    if not pointer.exists():
+        return None
+    return Snapshot(**json.loads(pointer.read_text()))
+
+
+def _prune(lake: Path, table: str, keep: int) -> None:
+    """Drop old runs and leftovers of killed runs, never the published one."""
+    published = current(lake, table)
+    runs = sorted((table_dir(lake, table) / "runs").iterdir(), key=lambda p: p.name)
+    for old in runs[:-keep]:
+        if published is None or old.name != published.run_id:
+            shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,160 @@
+"""The source: the read-replica endpoint, its guard, and parallel streaming JDBC reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pymysql
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
+
+from etl import stack
+from etl.config import SOURCE_DATABASE
+from etl.errors import CardlakeError
+from etl.stack import Endpoint
+from masking.manifest import TableManifest, check_source_columns
+
+JDBC_DRIVER = "org.mariadb.jdbc.Driver"
+STATEMENT_TIMEOUT_S = 900
+
+
+def source_endpoint() -> Endpoint:
+    """The replica endpoint: CARDLAKE_SOURCE_* when set (e.g. an Aurora reader), else the local stack."""
+    host = os.environ.get("CARDLAKE_SOURCE_HOST")
+    if not host:
+        return stack.endpoint("replica", "etl")
+    password = os.environ.get("CARDLAKE_SOURCE_PASSWORD")
+    if password is None:
+        raise CardlakeError("CARDLAKE_SOURCE_HOST is set but CARDLAKE_SOURCE_PASSWORD is not")
+    return Endpoint(
+        host=host,
+        port=int(os.environ.get("CARDLAKE_SOURCE_PORT", "3306")),
+        user=os.environ.get("CARDLAKE_SOURCE_USER", "etl"),
+        password=password,
+        database=os.environ.get("CARDLAKE_SOURCE_DATABASE", SOURCE_DATABASE),
+    )
+
+
+def connect(endpoint: Endpoint) -> pymysql.connections.Connection:
+    try:
+        return pymysql.connect(
+            host=endpoint.host,
+            port=endpoint.port,
+            user=endpoint.user,
+            password=endpoint.password,
+            database=endpoint.database,
+            charset="utf8mb4",
+            connect_timeout=10,
+            init_command=(
+                f"SET SESSION tx_read_only = 1, SESSION max_statement_time = {STATEMENT_TIMEOUT_S}"
+            ),
+        )
+    except pymysql.err.OperationalError as exc:
+        raise CardlakeError(
+            f"cannot connect to source {endpoint.display}: {exc.args[-1]}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    low: int | None
+    high: int | None
+
+
+def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
+    """Refuse a writable endpoint: analytics reads must never load the primary."""
+    with connect(endpoint) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@global.read_only, @@global.innodb_read_only")
+        row = cur.fetchone()
+    assert row is not None
+    if not (int(row[0]) or int(row[1])) and not allow_primary:
+        raise CardlakeError(
+            f"refusing to read {endpoint.display}: it is writable (read_only=0), so it is a "
+            "primary, not a read replica. Point CARDLAKE_SOURCE_HOST at the replica endpoint "
+            "(or pass --allow-primary for a dev database; the run record notes it)"
+        )
+
+
+def source_columns(endpoint: Endpoint, table: str) -> list[str]:
+    with connect(endpoint) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (endpoint.database, table),
+        )
+        names = [str(r[0]) for r in cur.fetchall()]
+    if not names:
+        raise CardlakeError(f"table {endpoint.database}.{table} not found on {endpoint.display}")
+    return names
+
+
+def key_range(endpoint: Endpoint, table: str, key: str) -> KeyRange:
+    with connect(endpoint) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT MIN(`{key}`), MAX(`{key}`) FROM `{table}`")
+        row = cur.fetchone()
+    assert row is not None
+    return KeyRange(
+        None if row[0] is None else int(row[0]), None if row[1] is None else int(row[1])
+    )
+
+
+def jdbc_url(endpoint: Endpoint) -> str:
+    # jdbc:mysql (not jdbc:mariadb) so Spark picks its MySQL dialect and quotes with
+    # backticks; with jdbc:mariadb it double-quotes names and gets them back as values.
+    session = f"time_zone='+00:00',max_statement_time={STATEMENT_TIMEOUT_S}"
+    return (
+        f"jdbc:mysql://{endpoint.host}:{endpoint.port}/{endpoint.database}"
+        f"?permitMysqlScheme&sessionVariables={session}&useCursorFetch=false"
+    )
+
+
+def extract_table(
+    spark: SparkSession,
+    endpoint: Endpoint,
+    manifest: TableManifest,
+    num_partitions: int,
+    fetch_size: int = 10_000,
+) -> DataFrame:
+    """Read the manifest's selected columns in parallel key ranges, after fail-closed checks."""
+    check_source_columns(manifest, source_columns(endpoint, manifest.table))
+    columns = ", ".join(f"`{c}`" for c in manifest.selected_columns)
+    reader = (
+        spark.read.format("jdbc")
+        .option("url", jdbc_url(endpoint))
+        .option("driver", JDBC_DRIVER)
+        .option("user", endpoint.user)
+        .option("password", endpoint.password)
+        .option("dbtable", f"(SELECT {columns} FROM `{manifest.table}`) AS src")
+        .option("fetchsize", str(fetch_size))
+        .option("queryTimeout", str(STATEMENT_TIMEOUT_S))
+    )
+    key = manifest.primary_key[0]
+    bounds = key_range(endpoint, manifest.table, key)
+    if len(manifest.primary_key) == 1 and bounds.low is not None and bounds.high is not None:
+        reader = (
+            reader.option("partitionColumn", key)
+            .option("lowerBound", str(bounds.low))
+            .option("upperBound", str(bounds.high + 1))
+            .option("numPartitions", str(max(1, min(num_partitions, bounds.high - bounds.low + 1))))
+        )
+    return reader.load()
+
+
+def check_dialect_canary(df: DataFrame, sample_rows: int = 1000) -> None:
+    """A wrong JDBC dialect returns column names as values: fail loudly, never load that."""
+    strings = [f.name for f in df.schema.fields if isinstance(f.dataType, StringType)]
+    if not strings:
+        return
+    row = (
+        df.limit(sample_rows)
+        .agg(*[F.count_if(F.col(c) == F.lit(c)).alias(c) for c in strings])
+        .first()
+    )
+    bad = [c for c in strings if row is not None and row[c]]
+    if bad:
+        raise CardlakeError(
+            f"JDBC dialect check failed: column(s) {', '.join(bad)} came back holding their own "
+            "names; use a jdbc:mysql:// URL with the MariaDB driver"
+        )

@@ -1,0 +1,209 @@
+"""BigQuery access with the official client: real BigQuery or the local emulator.
+
+The same code path serves both; only client construction differs.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from google.cloud import bigquery
+
+from etl import emulator
+from etl.config import SQL_DIR, WarehouseSettings, warehouse_settings
+from etl.errors import CardlakeError
+from etl.snapshot import Snapshot
+
+
+def client(settings: WarehouseSettings | None = None) -> bigquery.Client:
+    settings = settings or warehouse_settings()
+    if settings.use_emulator:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=settings.project,
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=emulator.endpoint_url()),
+        )
+    return bigquery.Client(project=settings.project, location=settings.location)
+
+
+def ensure_datasets(bq: bigquery.Client, settings: WarehouseSettings) -> None:
+    for dataset in settings.datasets.values():
+        ref = bigquery.Dataset(f"{settings.project}.{dataset}")
+        if settings.location:
+            ref.location = settings.location
+        bq.create_dataset(ref, exists_ok=True)
+
+
+def bigquery_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_decimal(arrow_type):
+        scale, integer_digits = arrow_type.scale, arrow_type.precision - arrow_type.scale
+        return "NUMERIC" if scale <= 9 and integer_digits <= 29 else "BIGNUMERIC"
+    if pa.types.is_integer(arrow_type):
+        return "INT64"
+    if pa.types.is_floating(arrow_type):
+        return "FLOAT64"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOL"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "STRING"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "BYTES"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP" if arrow_type.tz else "DATETIME"
+    if pa.types.is_date(arrow_type):
+        return "DATE"
+    raise CardlakeError(f"no BigQuery type for Parquet type {arrow_type}")
+
+
+def _snapshot_dataset(snapshot: Snapshot) -> ds.Dataset:
+    partitioning = None
+    if snapshot.partitioned_by:
+        partitioning = ds.partitioning(
+            pa.schema([(snapshot.partitioned_by, pa.date32())]), flavor="hive"
+        )
+    return ds.dataset(str(snapshot.data_dir), format="parquet", partitioning=partitioning)
+
+
+def _batches(dataset: ds.Dataset) -> Iterator[pa.RecordBatch]:
+    yield from dataset.to_batches(batch_size=64_000)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    job_id: str
+    rows: int
+
+
+def load_snapshot(
+    bq: bigquery.Client, settings: WarehouseSettings, snapshot: Snapshot
+) -> LoadResult:
+    """One load job per table and run, replacing the table atomically (WRITE_TRUNCATE).
+
+    The snapshot's files are streamed into one Parquet upload, with the partition column
+    restored, so a single job carries the whole run; the job id is derived from the run.
+    """
+    dataset = _snapshot_dataset(snapshot)
+    schema = [bigquery.SchemaField(f.name, bigquery_type(f.type)) for f in dataset.schema]
+    table_id = f"{settings.project}.{settings.raw_dataset}.{snapshot.table}"
+    table = bigquery.Table(table_id, schema=schema)
+    if snapshot.partitioned_by:
+        table.time_partitioning = bigquery.TimePartitioning(field=snapshot.partitioned_by)
+    bq.create_table(table, exists_ok=True)
+    job_id = f"cardlake_load_{snapshot.table}_{snapshot.run_id}"
+    config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.PARQUET,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        schema=schema,
+    )
+    if snapshot.partitioned_by:
+        config.time_partitioning = bigquery.TimePartitioning(field=snapshot.partitioned_by)
+    with tempfile.TemporaryDirectory(prefix="cardlake-load-") as tmp:
+        upload = Path(tmp) / f"{snapshot.table}.parquet"
+        with pq.ParquetWriter(upload, dataset.schema, compression="zstd") as writer:
+            for batch in _batches(dataset):
+                writer.write_batch(batch)
+        with upload.open("rb") as fh:
+            job = bq.load_table_from_file(fh, table_id, job_config=config, job_id=job_id)
+            job.result()
+    return LoadResult(snapshot.table, job_id, int(bq.get_table(table_id).num_rows or 0))
+
+
+# --- views ------------------------------------------------------------------------------
+
+LAYER_DATASET = {
+    "stg": "stg_dataset",
+    "int": "stg_dataset",
+    "kpi": "mart_dataset",
+    "mart": "mart_dataset",
+}
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+VIEW_REF = re.compile(r"\b((?:stg|int|kpi|mart)_\w+)`")
+
+
+@dataclass(frozen=True)
+class ViewDefinition:
+    name: str
+    path: Path
+    sql: str
+
+    @property
+    def dataset_key(self) -> str:
+        return LAYER_DATASET[self.name.split("_", 1)[0]]
+
+    @property
+    def depends_on(self) -> set[str]:
+        return set(VIEW_REF.findall(self.sql)) - {self.name}
+
+
+def view_definitions(sql_dir: Path = SQL_DIR) -> list[ViewDefinition]:
+    """Views in dependency order (a view after every view it reads)."""
+    views = {
+        p.stem: ViewDefinition(p.stem, p, p.read_text()) for p in sorted(sql_dir.glob("*.sql"))
+    }
+    for view in views.values():
+        if view.name.split("_", 1)[0] not in LAYER_DATASET:
+            raise CardlakeError(f"{view.path}: view names start with stg_, int_, kpi_ or mart_")
+        unknown = view.depends_on - set(views)
+        if unknown:
+            raise CardlakeError(f"{view.path} reads unknown view(s) {', '.join(sorted(unknown))}")
+    ordered: list[ViewDefinition] = []
+    done: set[str] = set()
+
+    def visit(view: ViewDefinition, path: tuple[str, ...]) -> None:
+        if view.name in done:
+            return
+        if view.name in path:
+            raise CardlakeError(f"view cycle: {' -> '.join((*path, view.name))}")
+        for dep in sorted(view.depends_on):
+            visit(views[dep], (*path, view.name))
+        done.add(view.name)
+        ordered.append(view)
+
+    for view in views.values():
+        visit(view, ())
+    return ordered
+
+
+def render(sql: str, settings: WarehouseSettings) -> str:
+    context = {"project": settings.project, **settings.datasets}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in context:
+            raise CardlakeError(f"unknown placeholder {{{{ {name} }}}} in SQL")
+        return context[name]
+
+    return PLACEHOLDER.sub(substitute, sql)
+
+
+def view_id(settings: WarehouseSettings, view: ViewDefinition) -> str:
+    return f"{settings.project}.{settings.datasets[view.dataset_key]}.{view.name}"
+
+
+def deploy_views(bq: bigquery.Client, settings: WarehouseSettings) -> list[str]:
+    ensure_datasets(bq, settings)
+    deployed = []
+    for view in view_definitions():
+        target = view_id(settings, view)
+        body = render(view.sql, settings)
+        bq.query(f"create or replace view `{target}` as\n{body}").result()
+        deployed.append(target)
+    return deployed
+
+
+def query_rows(bq: bigquery.Client, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    result = bq.query(sql).result()
+    names = [f.name for f in result.schema]
+    return names, [tuple(row.values()) for row in result]

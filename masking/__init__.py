@@ -1,0 +1,1 @@
+"""Tokenization and PII policy for cardlake, driven by per-column classification."""

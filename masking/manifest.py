@@ -1,0 +1,184 @@
+"""Per-table manifests: every source column's classification and masking action.
+
+A manifest is YAML, one per source table (etl/manifests/<table>.yaml)::
+
+    table: members
+    primary_key: [member_id]
+    cursor: updated_at
+    business_date: created_at        # partitions the output by its date in Asia/Tokyo
+    columns:
+      member_id: key
+      email: {class: direct_identifier, normalize: email}
+      birth_date: {class: quasi_identifier, generalize: age_band}
+
+Validation is strict and fails with the manifest path and the offending entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from etl.errors import CardlakeError
+from masking.normalize import NORMALIZERS
+
+MANIFEST_DIR = Path(__file__).resolve().parent.parent / "etl" / "manifests"
+
+CLASSES = {
+    "key": "keep",
+    "attribute": "keep",
+    "measure": "keep",
+    "pan": "token",
+    "sensitive_auth": "exclude",
+    "direct_identifier": "token",
+    "quasi_identifier": "drop",
+    "free_text": "redact",
+}
+ACTIONS = {"keep", "drop", "token", "generalize", "redact", "exclude"}
+ALLOWED_ACTIONS = {
+    "key": {"keep", "token", "drop"},
+    "attribute": {"keep", "drop"},
+    "measure": {"keep", "drop"},
+    "pan": {"token", "drop"},
+    "sensitive_auth": {"exclude"},
+    "direct_identifier": {"token", "drop"},
+    "quasi_identifier": {"generalize", "drop", "keep"},
+    "free_text": {"redact", "drop"},
+}
+GENERALIZATIONS = {"year", "age_band", "postal3", "prefecture"}
+PAN_DISPLAY = {"bin6", "last4"}
+TOKEN_KEY_FOR_CLASS = {"pan": "pan", "direct_identifier": "pii", "key": "pii"}
+
+
+@dataclass(frozen=True)
+class ColumnPolicy:
+    name: str
+    klass: str
+    action: str
+    normalize: str = "none"
+    generalize: str | None = None
+    display: tuple[str, ...] = ()
+
+    @property
+    def key_name(self) -> str:
+        return TOKEN_KEY_FOR_CLASS[self.klass]
+
+
+@dataclass(frozen=True)
+class TableManifest:
+    table: str
+    path: Path
+    primary_key: tuple[str, ...]
+    cursor: str | None
+    business_date: str | None
+    columns: dict[str, ColumnPolicy]
+
+    @property
+    def selected_columns(self) -> list[str]:
+        """Source columns that may be read: sensitive authentication data never is."""
+        return [c.name for c in self.columns.values() if c.action != "exclude"]
+
+    def line_hint(self, column: str) -> str:
+        return f"add `{column}: <class>` under `columns:` in {self.path}"
+
+
+def _fail(path: Path, message: str) -> CardlakeError:
+    return CardlakeError(f"manifest {path}: {message}")
+
+
+def _column(path: Path, name: str, spec: Any) -> ColumnPolicy:
+    if isinstance(spec, str):
+        spec = {"class": spec}
+    if not isinstance(spec, dict) or "class" not in spec:
+        raise _fail(path, f"column {name!r} needs a class (one of {', '.join(sorted(CLASSES))})")
+    unknown = set(spec) - {"class", "action", "normalize", "generalize", "display"}
+    if unknown:
+        raise _fail(path, f"column {name!r} has unknown settings {sorted(unknown)}")
+    klass = spec["class"]
+    if klass not in CLASSES:
+        raise _fail(
+            path,
+            f"column {name!r} has unknown class {klass!r} (one of {', '.join(sorted(CLASSES))})",
+        )
+    generalize = spec.get("generalize")
+    action = spec.get("action") or ("generalize" if generalize else CLASSES[klass])
+    if action not in ALLOWED_ACTIONS[klass]:
+        raise _fail(
+            path,
+            f"column {name!r}: action {action!r} is not allowed for class {klass!r} "
+            f"(allowed: {', '.join(sorted(ALLOWED_ACTIONS[klass]))})",
+        )
+    if action == "generalize" and generalize not in GENERALIZATIONS:
+        raise _fail(
+            path,
+            f"column {name!r}: generalize must be one of {', '.join(sorted(GENERALIZATIONS))}",
+        )
+    normalize = spec.get("normalize", "pan" if klass == "pan" else "none")
+    if normalize not in NORMALIZERS:
+        raise _fail(path, f"column {name!r}: normalize must be one of {', '.join(NORMALIZERS)}")
+    display = tuple(spec.get("display", ()))
+    if display and (klass != "pan" or not set(display) <= PAN_DISPLAY):
+        raise _fail(path, f"column {name!r}: display is only for pan columns, with bin6/last4")
+    return ColumnPolicy(name, klass, action, normalize, generalize, display)
+
+
+def load_manifest(path: Path) -> TableManifest:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise _fail(path, f"not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise _fail(path, "must be a mapping with table, primary_key and columns")
+    for required in ("table", "primary_key", "columns"):
+        if not doc.get(required):
+            raise _fail(path, f"missing {required!r}")
+    columns = {name: _column(path, name, spec) for name, spec in doc["columns"].items()}
+    primary_key = tuple(doc["primary_key"])
+    for role, names in (
+        ("primary_key", primary_key),
+        ("cursor", (doc["cursor"],) if doc.get("cursor") else ()),
+        ("business_date", (doc["business_date"],) if doc.get("business_date") else ()),
+    ):
+        for name in names:
+            if name not in columns:
+                raise _fail(path, f"{role} column {name!r} is not listed under columns")
+            if columns[name].action not in {"keep"}:
+                raise _fail(path, f"{role} column {name!r} must be kept unmasked")
+    return TableManifest(
+        table=doc["table"],
+        path=path,
+        primary_key=primary_key,
+        cursor=doc.get("cursor"),
+        business_date=doc.get("business_date"),
+        columns=columns,
+    )
+
+
+def manifest_for(table: str, directory: Path = MANIFEST_DIR) -> TableManifest:
+    path = directory / f"{table}.yaml"
+    if not path.exists():
+        raise CardlakeError(f"no manifest for table {table!r}: create {path}")
+    manifest = load_manifest(path)
+    if manifest.table != table:
+        raise _fail(path, f"declares table {manifest.table!r}, expected {table!r}")
+    return manifest
+
+
+def check_source_columns(manifest: TableManifest, source_columns: list[str]) -> None:
+    """Fail closed: every source column must be classified, every classified one must exist."""
+    unclassified = [c for c in source_columns if c not in manifest.columns]
+    if unclassified:
+        names = ", ".join(f"{manifest.table}.{c}" for c in unclassified)
+        raise CardlakeError(
+            f"unclassified source column(s) {names}: no row was read. "
+            + "; ".join(manifest.line_hint(c) for c in unclassified)
+        )
+    missing = [c for c in manifest.columns if c not in source_columns]
+    if missing:
+        raise CardlakeError(
+            f"manifest {manifest.path} lists column(s) {', '.join(missing)} "
+            f"that table {manifest.table} does not have"
+        )

@@ -1,0 +1,72 @@
+"""Apply a table manifest to a DataFrame: tokens, generalizations, redaction, drops."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from masking.freetext import redact
+from masking.keyed_hash import hmac_sha256
+from masking.keys import KeyProvider
+from masking.manifest import ColumnPolicy, TableManifest
+from masking.normalize import spark_normalize
+
+
+def token_column(name: str) -> str:
+    return f"{name}_token"
+
+
+def key_version_column(name: str) -> str:
+    return f"{name}_token_key_version"
+
+
+def _generalize(policy: ColumnPolicy, col: Column, as_of: dt.date) -> tuple[str, Column]:
+    method = policy.generalize
+    if method == "year":
+        return f"{policy.name}_year", F.year(col)
+    if method == "age_band":
+        age = F.floor(F.months_between(F.lit(as_of), col) / 12).cast("int")
+        low = (F.floor(age / 10) * 10).cast("int")
+        return f"{policy.name}_age_band", F.concat(
+            low.cast("string"), F.lit("-"), (low + 9).cast("string")
+        )
+    if method == "postal3":
+        return f"{policy.name}_prefix3", F.substring(F.regexp_replace(col, "[^0-9]", ""), 1, 3)
+    if method == "prefecture":
+        return policy.name, col
+    raise ValueError(method)
+
+
+def masked_columns(manifest: TableManifest, keys: KeyProvider, as_of: dt.date) -> list[Column]:
+    """The select list of the masked table, in manifest order."""
+    out: list[Column] = []
+    for policy in manifest.columns.values():
+        col = F.col(policy.name)
+        if policy.action in {"drop", "exclude"}:
+            continue
+        if policy.action == "keep":
+            out.append(col)
+        elif policy.action == "token":
+            key = keys.current(policy.key_name)
+            normalized = spark_normalize(policy.normalize, col.cast("string"))
+            out.append(hmac_sha256(normalized, key.material).alias(token_column(policy.name)))
+            out.append(F.lit(key.version).cast("int").alias(key_version_column(policy.name)))
+            digits = spark_normalize("pan", col) if policy.klass == "pan" else None
+            if digits is not None and "bin6" in policy.display:
+                out.append(F.substring(digits, 1, 6).alias(f"{policy.name}_bin6"))
+            if digits is not None and "last4" in policy.display:
+                out.append(F.substring(digits, -4, 4).alias(f"{policy.name}_last4"))
+        elif policy.action == "generalize":
+            name, expr = _generalize(policy, col, as_of)
+            out.append(expr.alias(name))
+        elif policy.action == "redact":
+            out.append(redact(col).alias(policy.name))
+    return out
+
+
+def to_masked(
+    df: DataFrame, manifest: TableManifest, keys: KeyProvider, as_of: dt.date
+) -> DataFrame:
+    return df.select(*masked_columns(manifest, keys, as_of))
