@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from etl.config import MARIADB_JDBC_JAR
 from etl.errors import CardlakeError
 
-UTC_JAVA_OPTS = "-Duser.timezone=UTC"
+LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+JAVA_OPTS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J_CONFIG}"
 
 
 def jdbc_jar() -> str:
@@ -36,14 +38,15 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
         if master:
             builder = builder.master(master)
         if (master or "local").startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             builder = builder.config("spark.driver.host", "127.0.0.1").config(
                 "spark.driver.bindAddress", "127.0.0.1"
             )
         try:
             session = (
                 builder.config("spark.jars", jdbc_jar())
-                .config("spark.driver.extraJavaOptions", UTC_JAVA_OPTS)
-                .config("spark.executor.extraJavaOptions", UTC_JAVA_OPTS)
+                .config("spark.driver.extraJavaOptions", JAVA_OPTS)
+                .config("spark.executor.extraJavaOptions", JAVA_OPTS)
                 .config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
                 .config(

@@ -1,0 +1,52 @@
+# cardlake: `make demo` runs the whole pipeline on local defaults, `make test` runs the tests.
+# Both install what a fresh Debian/Ubuntu machine lacks first (idempotent, quick when done).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+EMU_VENV := .venv-bqemu
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := mariadb-server mariadb-client libmariadb-java openjdk-17-jre-headless
+
+.PHONY: demo test bootstrap system-packages lint clean
+
+demo: bootstrap
+	$(VENV)/bin/cardlake demo
+
+test: bootstrap lint
+	$(VENV)/bin/pytest
+
+bootstrap: system-packages $(VENV)/.installed $(EMU_VENV)/.installed
+
+system-packages:
+	@missing=""; \
+	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server mariadb-client"; \
+	[ -f /usr/share/java/mariadb-java-client.jar ] || missing="$$missing libmariadb-java"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+$(EMU_VENV)/.installed: requirements-bqemu.txt
+	$(PYTHON) -m venv $(EMU_VENV)
+	$(EMU_VENV)/bin/pip install -q -r requirements-bqemu.txt
+	touch $@
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/sqlfluff lint warehouse_sql
+
+clean:
+	-$(VENV)/bin/cardlake stack down
+	-$(VENV)/bin/cardlake warehouse down
+	rm -rf .cardlake

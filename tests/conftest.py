@@ -1,0 +1,67 @@
+"""Session fixtures: real MariaDB primary+replica, real bqemulator, one local SparkSession.
+
+Every server is started on free loopback ports in a throwaway CARDLAKE_HOME and stopped at
+the end of the session. Token keys are generated here, never read from a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl import emulator, seed, stack
+from etl.localproc import free_port
+from masking.keys import DocumentKeyProvider, new_key_document
+
+TEST_SEED = seed.SeedSpec(members=400, days=75, seed=11, end_date=dt.date(2026, 6, 30))
+
+
+@pytest.fixture(scope="session")
+def cardlake_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("cardlake-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CARDLAKE_HOME", str(home))
+        for name in ("CARDLAKE_BQ_PROJECT", "CARDLAKE_SOURCE_HOST", "CARDLAKE_KEY_PROVIDER"):
+            mp.delenv(name, raising=False)
+        yield home
+
+
+@pytest.fixture(scope="session")
+def source_stack(cardlake_home: Path) -> Iterator[Path]:
+    base = stack.stack_dir()
+    stack.up(base, primary_port=free_port(), replica_port=free_port())
+    yield base
+    stack.down(base)
+
+
+@pytest.fixture(scope="session")
+def seeded(source_stack: Path) -> dict[str, int]:
+    counts, _ = seed.seed(stack.endpoint("primary", "app"), TEST_SEED)
+    stack.wait_for_replica()
+    return counts
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(cardlake_home: Path) -> Iterator[str]:
+    emulator.up(port=free_port())
+    yield emulator.endpoint_url()
+    emulator.down()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    from etl.spark import build_session
+
+    session = build_session("cardlake-tests", master="local[2]")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def test_keys() -> DocumentKeyProvider:
+    return DocumentKeyProvider(new_key_document(dev_only=True), "generated-in-test")
