@@ -81,6 +81,10 @@ class ServerPaths:
         return self.root / "mysqld.pid"
 
     @property
+    def tmpdir(self) -> Path:
+        return self.root / "tmp"
+
+    @property
     def log(self) -> Path:
         return self.root / "error.log"
 
@@ -132,13 +136,15 @@ def _alive(paths: ServerPaths) -> bool:
 
 
 def _install(paths: ServerPaths) -> subprocess.Popen[bytes]:
-    paths.root.mkdir(parents=True, exist_ok=True)
+    # Each server gets its own tmpdir: two bootstraps sharing /tmp collide on temp tables.
+    paths.tmpdir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [
             _binary("mariadb-install-db"),
             "--no-defaults",
             f"--user={_os_user()}",
             f"--datadir={paths.datadir}",
+            f"--tmpdir={paths.tmpdir}",
             "--skip-test-db",
             "--auth-root-authentication-method=socket",
             f"--auth-root-socket-user={_os_user()}",
@@ -160,6 +166,7 @@ def _start(paths: ServerPaths, port: int, server_id: int) -> None:
         "--no-defaults",  # must be first, or /etc/mysql settings (port 3306) apply
         f"--user={_os_user()}",
         f"--datadir={paths.datadir}",
+        f"--tmpdir={paths.tmpdir}",
         f"--socket={paths.socket}",
         f"--pid-file={paths.pid_file}",
         f"--port={port}",
