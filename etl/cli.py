@@ -244,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CardlakeError as exc:
         print(f"cardlake: error: {exc}", file=sys.stderr)
         return 1
+
     except KeyboardInterrupt:
         print("cardlake: interrupted; published outputs are unchanged", file=sys.stderr)
         return 130

@@ -45,7 +45,11 @@ def _read_state(base: Path) -> dict[str, int] | None:
 
 
 def _ready(port: int) -> bool:
-    url = f"http://127.0.0.1:{port}/bigquery/v2/projects/{LOCAL_BQ_PROJECT}/datasets"
+    return _answers(f"http://127.0.0.1:{port}")
+
+
+def _answers(base_url: str) -> bool:
+    url = f"{base_url}/bigquery/v2/projects/{LOCAL_BQ_PROJECT}/datasets"
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return bool(resp.status == 200)
@@ -78,8 +82,13 @@ def _install_spatial(home: Path) -> None:
 
 
 def endpoint_url(base: Path | None = None) -> str:
+    """URL of the running emulator; fails fast (the client would retry for minutes)."""
     explicit = os.environ.get("CARDLAKE_BQ_ENDPOINT")
     if explicit:
+        if not _answers(explicit):
+            raise CardlakeError(
+                f"the BigQuery endpoint {explicit} (CARDLAKE_BQ_ENDPOINT) is not reachable"
+            )
         return explicit
     state = _read_state(base or emulator_dir())
     if state is None or not process_alive(state["pid"]):

@@ -64,12 +64,25 @@ class KeyRange:
 
 
 def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
-    """Refuse a writable endpoint: analytics reads must never load the primary."""
-    with connect(endpoint) as conn, conn.cursor() as cur:
-        cur.execute("SELECT @@global.read_only, @@global.innodb_read_only")
-        row = cur.fetchone()
-    assert row is not None
-    if not (int(row[0]) or int(row[1])) and not allow_primary:
+    """Refuse a writable endpoint (never load the primary) and a replica that stopped applying."""
+    with connect(endpoint) as conn, conn.cursor(pymysql.cursors.DictCursor) as cur:
+        cur.execute("SELECT @@global.read_only AS ro, @@global.innodb_read_only AS innodb_ro")
+        flags = cur.fetchone()
+        # Binlog replicas report their threads here; Aurora readers return no row.
+        cur.execute("SHOW SLAVE STATUS")
+        replication = cur.fetchone()
+    assert flags is not None
+    if replication and (replication["Slave_IO_Running"], replication["Slave_SQL_Running"]) != (
+        "Yes",
+        "Yes",
+    ):
+        raise CardlakeError(
+            f"replica {endpoint.display} is not replicating (IO thread "
+            f"{replication['Slave_IO_Running']}, SQL thread {replication['Slave_SQL_Running']}"
+            f"{': ' + replication['Last_Error'] if replication['Last_Error'] else ''}); "
+            "its data is stale, so nothing was read. Fix replication (START SLAVE) and rerun"
+        )
+    if not (int(flags["ro"]) or int(flags["innodb_ro"])) and not allow_primary:
         raise CardlakeError(
             f"refusing to read {endpoint.display}: it is writable (read_only=0), so it is a "
             "primary, not a read replica. Point CARDLAKE_SOURCE_HOST at the replica endpoint "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,23 +43,23 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
             builder = builder.config("spark.driver.host", "127.0.0.1").config(
                 "spark.driver.bindAddress", "127.0.0.1"
             )
-        try:
-            session = (
-                builder.config("spark.jars", jdbc_jar())
-                .config("spark.driver.extraJavaOptions", JAVA_OPTS)
-                .config("spark.executor.extraJavaOptions", JAVA_OPTS)
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config(
-                    "spark.sql.shuffle.partitions",
-                    os.environ.get("CARDLAKE_SHUFFLE_PARTITIONS", "8"),
-                )
-                .getOrCreate()
-            )
-        except FileNotFoundError as exc:  # no `java` on PATH
+        if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
             raise CardlakeError(
-                f"cannot start Spark ({exc}): install a Java 17 runtime with `make bootstrap`"
-            ) from None
+                "cannot start Spark: no Java runtime (java not on PATH, JAVA_HOME unset); "
+                "install Java 17 with `make bootstrap`"
+            )
+        session = (
+            builder.config("spark.jars", jdbc_jar())
+            .config("spark.driver.extraJavaOptions", JAVA_OPTS)
+            .config("spark.executor.extraJavaOptions", JAVA_OPTS)
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config(
+                "spark.sql.shuffle.partitions",
+                os.environ.get("CARDLAKE_SHUFFLE_PARTITIONS", "8"),
+            )
+            .getOrCreate()
+        )
     configure(session)
     return session
 

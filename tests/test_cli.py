@@ -1,0 +1,77 @@
+"""The CLI: expected failures are one clear line and exit 1, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etl import stack
+from etl.cli import format_table, main
+from etl.errors import CardlakeError
+from etl.localproc import free_port
+from etl.source import guard_replica
+
+
+def test_format_table_aligns_and_shows_nulls() -> None:
+    assert format_table(["a", "bb"], [(1, None), ("xyz", 2)]).splitlines() == [
+        "a   | bb  ",
+        "----+-----",
+        "1   | NULL",
+        "xyz | 2   ",
+    ]
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cardlake: error: "), err
+    return err[0]
+
+
+def test_run_without_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "--table" in _one_error_line(capsys, ["run"])
+
+
+def test_query_without_warehouse(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARDLAKE_HOME", str(tmp_path))
+    monkeypatch.delenv("CARDLAKE_BQ_PROJECT", raising=False)
+    assert "warehouse up" in _one_error_line(capsys, ["query", "select 1"])
+
+
+def test_query_with_unreachable_endpoint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CARDLAKE_BQ_PROJECT", raising=False)
+    monkeypatch.setenv("CARDLAKE_BQ_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    assert "not reachable" in _one_error_line(capsys, ["query", "select 1"])
+
+
+def test_stack_status_without_stack(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARDLAKE_HOME", str(tmp_path))
+    assert "cardlake stack up" in _one_error_line(capsys, ["stack", "status"])
+
+
+def test_missing_jdbc_jar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl.spark import jdbc_jar
+
+    monkeypatch.setenv("CARDLAKE_JDBC_JAR", str(tmp_path / "missing.jar"))
+    with pytest.raises(CardlakeError, match=r"JDBC driver not found .*`make bootstrap`"):
+        jdbc_jar()
+
+
+@pytest.mark.stack
+def test_stopped_replication_is_refused(source_stack: Path) -> None:
+    replica = stack.ServerPaths("replica", source_stack)
+    stack._admin_sql(replica, "STOP SLAVE SQL_THREAD")
+    try:
+        with pytest.raises(CardlakeError, match=r"not replicating .* SQL thread No"):
+            guard_replica(stack.endpoint("replica", "etl"))
+    finally:
+        stack._admin_sql(replica, "START SLAVE SQL_THREAD")
+    stack.wait_for_replica(source_stack)
+    guard_replica(stack.endpoint("replica", "etl"))
