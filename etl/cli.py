@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from google.api_core.exceptions import GoogleAPICallError
 
 from etl.errors import CardlakeError
 
@@ -82,11 +85,18 @@ def _run(tables: list[str] | None, num_partitions: int, allow_primary: bool) -> 
         warehouse_settings(),
         num_partitions=num_partitions,
         allow_primary=allow_primary,
-        on_table_done=lambda r: print(
-            f"  {r.table}: {r.rows_written:,} rows written, {r.rows_loaded:,} loaded ({r.seconds:.1f}s)",
-            flush=True,
-        ),
+        on_table_done=_print_table_run,
     )
+
+
+def _print_table_run(run: Any) -> None:
+    print(
+        f"  {run.table}: {run.rows_written:,} rows written, {run.rows_loaded:,} loaded "
+        f"({run.seconds:.1f}s)",
+        flush=True,
+    )
+    if run.k_anonymity:
+        print(f"    k-anonymity {run.k_anonymity}", flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -134,13 +144,66 @@ def cmd_dashboards(args: argparse.Namespace) -> None:
         print(f"built {path}")
 
 
+def cmd_scan(args: argparse.Namespace) -> None:
+    from etl.config import lake_dir
+    from etl.snapshot import current_snapshots
+
+    paths = [str(p) for p in args.path] or [s.path for s in current_snapshots(lake_dir())]
+    if not paths:
+        raise CardlakeError(f"nothing to scan: no published snapshot under {lake_dir()}")
+    _scan(paths)
+
+
+def _scan(paths: list[str]) -> None:
+    """Print per-dataset counts of rows holding a Luhn-valid PAN; any hit is an error."""
+    from etl.spark import build_session
+    from masking.freetext import count_pans
+
+    spark = build_session("cardlake-scan")
+    rows, total = [], 0
+    for path in paths:
+        counts = count_pans(spark.read.option("recursiveFileLookup", "true").parquet(path))
+        hits = sum(counts.values())
+        total += hits
+        rows.append((path, len(counts), hits))
+    print(format_table(["parquet dataset", "string columns", "rows with a PAN"], rows))
+    if total:
+        raise CardlakeError(f"{total} row(s) with a Luhn-valid PAN found (counts only shown)")
+    print(f"no Luhn-valid PAN in {len(paths)} Parquet datasets")
+
+
+def cmd_keys(args: argparse.Namespace) -> None:
+    from masking import keys
+
+    if os.environ.get("CARDLAKE_KEY_PROVIDER", "file") != "file":
+        raise CardlakeError(
+            "keys are managed in the configured secret store; `cardlake keys` edits the "
+            "local dev key file only"
+        )
+    path = keys.local_key_file()
+    document = keys.load_or_create_key_file(path)
+    if args.action == "rotate":
+        version = keys.rotate(document, args.name)
+        keys.save_key_file(path, document)
+        print(f"{args.name} is now v{version}: run `cardlake run --all` to re-tokenize from source")
+    elif args.action == "retire":
+        if args.version is None:
+            raise CardlakeError("retire needs --version N")
+        keys.retire(document, args.name, args.version)
+        keys.save_key_file(path, document)
+        print(f"{args.name} v{args.version} retired (material deleted)")
+    print(format_table(["key", "current", "versions"], keys.describe(document)))
+    if document.get("dev_only"):
+        print(f"{path} is a dev-only key file: production keys live in a secret store")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from dashboards.build import build_all
     from etl import emulator, seed, stack, warehouse
     from etl.config import lake_dir, state_dir, warehouse_settings
 
     settings = warehouse_settings()
-    progress = Progress(6)
+    progress = Progress(7)
     with progress.stage("start the MariaDB primary + read replica"):
         if stack.is_up():
             print("      (already running, reused)")
@@ -159,6 +222,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
         "extract from the replica, mask, write Parquet, load BigQuery (all tables)"
     ):
         results = _run(None, 4, False)
+    with progress.stage("scan every published Parquet snapshot for PANs (counts only)"):
+        _scan([r.snapshot_path for r in results])
     with progress.stage("deploy the KPI views"):
         views = warehouse.deploy_views(warehouse.client(settings), settings)
     with progress.stage("build the dashboards"):
@@ -229,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path)
     p.set_defaults(func=cmd_dashboards)
 
+    p = sub.add_parser(
+        "scan", help="count rows holding Luhn-valid PANs in Parquet (never prints them)"
+    )
+    p.add_argument("path", nargs="*", type=Path, help="Parquet datasets (default: the lake)")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("keys", help="show or rotate the local dev token keys")
+    p.add_argument("action", choices=["show", "rotate", "retire"])
+    p.add_argument("--name", choices=["pan", "pii"], default="pan")
+    p.add_argument("--version", type=int)
+    p.set_defaults(func=cmd_keys)
+
     p = sub.add_parser("demo", help="stack, seed, run, views and dashboards on local defaults")
     p.add_argument("--members", type=int, default=DEMO_MEMBERS)
     p.add_argument("--days", type=int, default=DEMO_DAYS)
@@ -245,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cardlake: error: {exc}", file=sys.stderr)
         return 1
 
+    except GoogleAPICallError as exc:
+        print(f"cardlake: error: BigQuery: {exc.message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("cardlake: interrupted; published outputs are unchanged", file=sys.stderr)
         return 130

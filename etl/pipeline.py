@@ -23,6 +23,7 @@ class TableRun:
     rows_loaded: int
     seconds: float
     snapshot_path: str
+    k_anonymity: str | None
 
 
 def run_tables(
@@ -57,6 +58,7 @@ def run_tables(
             loaded.rows,
             time.perf_counter() - started,
             extracted.snapshot.path,
+            extracted.k_anonymity.summary if extracted.k_anonymity else None,
         )
         results.append(result)
         if on_table_done is not None:

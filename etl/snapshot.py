@@ -72,6 +72,13 @@ def current(lake: Path, table: str) -> Snapshot | None:
     return Snapshot(**json.loads(pointer.read_text()))
 
 
+def current_snapshots(lake: Path) -> list[Snapshot]:
+    if not lake.exists():
+        return []
+    found = (current(lake, d.name) for d in sorted(lake.iterdir()) if d.is_dir())
+    return [s for s in found if s is not None]
+
+
 def _prune(lake: Path, table: str, keep: int) -> None:
     """Drop old runs and leftovers of killed runs, never the published one."""
     published = current(lake, table)

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from etl import emulator
@@ -79,6 +80,24 @@ def _batches(dataset: ds.Dataset) -> Iterator[pa.RecordBatch]:
     yield from dataset.to_batches(batch_size=64_000)
 
 
+def _shape(schema: list[bigquery.SchemaField]) -> list[tuple[str, str]]:
+    return [(f.name, f.field_type) for f in schema]
+
+
+def _replace_if_schema_changed(bq: bigquery.Client, table: bigquery.Table) -> None:
+    """A manifest change changes the masked schema; the old table is dropped, not mixed.
+
+    BigQuery's WRITE_TRUNCATE would replace the schema itself, the emulator does not, and
+    it maps Parquet columns by position, so the table is recreated to keep both equal.
+    """
+    try:
+        existing = bq.get_table(table.reference)
+    except NotFound:
+        return
+    if _shape(existing.schema) != _shape(table.schema):
+        bq.delete_table(table.reference)
+
+
 @dataclass(frozen=True)
 class LoadResult:
     table: str
@@ -100,6 +119,7 @@ def load_snapshot(
     table = bigquery.Table(table_id, schema=schema)
     if snapshot.partitioned_by:
         table.time_partitioning = bigquery.TimePartitioning(field=snapshot.partitioned_by)
+    _replace_if_schema_changed(bq, table)
     bq.create_table(table, exists_ok=True)
     job_id = f"cardlake_load_{snapshot.table}_{snapshot.run_id}"
     config = bigquery.LoadJobConfig(

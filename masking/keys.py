@@ -85,6 +85,30 @@ def rotate(document: dict[str, Any], name: str) -> int:
     return version
 
 
+def retire(document: dict[str, Any], name: str, version: int) -> None:
+    """Delete a retired version's material; the current version can never be retired."""
+    entry = document["keys"][name]
+    if int(entry["current"]) == version:
+        raise CardlakeError(f"key {name!r} v{version} is current: rotate before retiring it")
+    if entry["versions"].pop(str(version), None) is None:
+        raise CardlakeError(f"key {name!r} has no version {version}")
+
+
+def describe(document: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(name, current version, all versions) per key: never any material."""
+    return [
+        (name, int(entry["current"]), ", ".join(sorted(entry["versions"], key=int)))
+        for name, entry in sorted(document.get("keys", {}).items())
+    ]
+
+
+def save_key_file(path: Path, document: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(json.dumps(document, indent=2))
+    tmp.replace(path)
+
+
 def local_key_file() -> Path:
     from etl.config import state_dir
 

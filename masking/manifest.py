@@ -1,6 +1,7 @@
 """Per-table manifests: every source column's classification and masking action.
 
-A manifest is YAML, one per source table (etl/manifests/<table>.yaml)::
+A manifest is YAML, one per source table (etl/manifests/<table>.yaml, or the directory
+named by CARDLAKE_MANIFEST_DIR)::
 
     table: members
     primary_key: [member_id]
@@ -10,12 +11,14 @@ A manifest is YAML, one per source table (etl/manifests/<table>.yaml)::
       member_id: key
       email: {class: direct_identifier, normalize: email}
       birth_date: {class: quasi_identifier, generalize: age_band}
+    k_anonymity: {k: 5, on_violation: suppress}   # default: k 5, fail
 
 Validation is strict and fails with the manifest path and the offending entry.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from etl.errors import CardlakeError
 from masking.normalize import NORMALIZERS
 
 MANIFEST_DIR = Path(__file__).resolve().parent.parent / "etl" / "manifests"
+DEFAULT_K = 5
 
 CLASSES = {
     "key": "keep",
@@ -68,6 +72,14 @@ class ColumnPolicy:
 
 
 @dataclass(frozen=True)
+class KAnonymity:
+    """Re-identification gate over the generalized quasi-identifiers of a table."""
+
+    k: int = DEFAULT_K
+    on_violation: str = "fail"  # or "suppress": blank the quasi-identifiers of small classes
+
+
+@dataclass(frozen=True)
 class TableManifest:
     table: str
     path: Path
@@ -75,6 +87,7 @@ class TableManifest:
     cursor: str | None
     business_date: str | None
     columns: dict[str, ColumnPolicy]
+    k_anonymity: KAnonymity = KAnonymity()
 
     @property
     def selected_columns(self) -> list[str]:
@@ -154,11 +167,28 @@ def load_manifest(path: Path) -> TableManifest:
         cursor=doc.get("cursor"),
         business_date=doc.get("business_date"),
         columns=columns,
+        k_anonymity=_k_anonymity(path, doc.get("k_anonymity") or {}),
     )
 
 
-def manifest_for(table: str, directory: Path = MANIFEST_DIR) -> TableManifest:
-    path = directory / f"{table}.yaml"
+def _k_anonymity(path: Path, spec: dict[str, Any]) -> KAnonymity:
+    unknown = set(spec) - {"k", "on_violation"}
+    if unknown:
+        raise _fail(path, f"k_anonymity has unknown settings {sorted(unknown)}")
+    k, on_violation = spec.get("k", DEFAULT_K), spec.get("on_violation", "fail")
+    if not isinstance(k, int) or k < 2:
+        raise _fail(path, "k_anonymity.k must be an integer of at least 2")
+    if on_violation not in {"fail", "suppress"}:
+        raise _fail(path, "k_anonymity.on_violation must be fail or suppress")
+    return KAnonymity(k, on_violation)
+
+
+def manifest_dir() -> Path:
+    return Path(os.environ.get("CARDLAKE_MANIFEST_DIR", MANIFEST_DIR))
+
+
+def manifest_for(table: str, directory: Path | None = None) -> TableManifest:
+    path = (directory or manifest_dir()) / f"{table}.yaml"
     if not path.exists():
         raise CardlakeError(f"no manifest for table {table!r}: create {path}")
     manifest = load_manifest(path)

@@ -22,20 +22,34 @@ def key_version_column(name: str) -> str:
     return f"{name}_token_key_version"
 
 
-def _generalize(policy: ColumnPolicy, col: Column, as_of: dt.date) -> tuple[str, Column]:
+GENERALIZED_SUFFIX = {
+    "year": "_year",
+    "age_band": "_age_band",
+    "postal3": "_prefix3",
+    "prefecture": "",
+}
+
+
+def output_name(policy: ColumnPolicy) -> str:
+    """Name of a kept or generalized column in the masked table."""
+    if policy.action == "generalize":
+        assert policy.generalize is not None
+        return policy.name + GENERALIZED_SUFFIX[policy.generalize]
+    return policy.name
+
+
+def _generalize(policy: ColumnPolicy, col: Column, as_of: dt.date) -> Column:
     method = policy.generalize
     if method == "year":
-        return f"{policy.name}_year", F.year(col)
+        return F.year(col)
     if method == "age_band":
         age = F.floor(F.months_between(F.lit(as_of), col) / 12).cast("int")
         low = (F.floor(age / 10) * 10).cast("int")
-        return f"{policy.name}_age_band", F.concat(
-            low.cast("string"), F.lit("-"), (low + 9).cast("string")
-        )
+        return F.concat(low.cast("string"), F.lit("-"), (low + 9).cast("string"))
     if method == "postal3":
-        return f"{policy.name}_prefix3", F.substring(F.regexp_replace(col, "[^0-9]", ""), 1, 3)
+        return F.substring(F.regexp_replace(col, "[^0-9]", ""), 1, 3)
     if method == "prefecture":
-        return policy.name, col
+        return col
     raise ValueError(method)
 
 
@@ -59,8 +73,7 @@ def masked_columns(manifest: TableManifest, keys: KeyProvider, as_of: dt.date) -
             if digits is not None and "last4" in policy.display:
                 out.append(F.substring(digits, -4, 4).alias(f"{policy.name}_last4"))
         elif policy.action == "generalize":
-            name, expr = _generalize(policy, col, as_of)
-            out.append(expr.alias(name))
+            out.append(_generalize(policy, col, as_of).alias(output_name(policy)))
         elif policy.action == "redact":
             out.append(redact(col).alias(policy.name))
     return out

@@ -60,6 +60,11 @@ def _write(tmp_path: Path, body: str) -> Path:
             "table: t\nprimary_key: [id]\ncolumns: {id: key, p: {class: pan, display: [first8]}}\n",
             "display is only",
         ),
+        ("table: t\nprimary_key: [id]\ncolumns: {id: key}\nk_anonymity: {k: 1}\n", "at least 2"),
+        (
+            "table: t\nprimary_key: [id]\ncolumns: {id: key}\nk_anonymity: {on_violation: drop}\n",
+            "fail or suppress",
+        ),
         ("table: [\n", "not valid YAML"),
     ],
 )

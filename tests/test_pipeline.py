@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,12 +20,13 @@ from pyspark.sql import SparkSession
 from etl import pipeline, stack, warehouse
 from etl.config import warehouse_settings
 from etl.snapshot import current
+from etl.source_schema import TABLE_ORDER
 from masking.keys import DocumentKeyProvider
 from masking.reference import luhn_valid
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 
-TABLES = ["cards", "transactions"]
+TABLES = TABLE_ORDER
 DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,18}")
 
 
@@ -83,6 +85,23 @@ def _pan_like(value: str) -> bool:
     return any(luhn_valid(re.sub(r"[ -]", "", m)) for m in DIGIT_RUN.findall(value))
 
 
+def _output_strings(lake: Path, bq: bigquery.Client) -> Iterator[tuple[str, str]]:
+    """(table, value) for every string value in every Parquet snapshot and warehouse table."""
+    for table in TABLES:
+        snapshot = current(lake, table)
+        assert snapshot is not None
+        parquet = ds.dataset(snapshot.path, format="parquet").to_table()
+        for field in parquet.schema:
+            if pa.types.is_string(field.type):
+                for value in parquet.column(field.name).drop_null().to_pylist():
+                    yield table, value
+        schema = bq.get_table(_raw(table).strip("`")).schema
+        columns = [f.name for f in schema if f.field_type == "STRING"]
+        _, rows = warehouse.query_rows(bq, f"select {', '.join(columns)} from {_raw(table)}")
+        for row in rows:
+            yield from ((table, v) for v in row if v is not None)
+
+
 def test_no_pan_in_parquet_or_warehouse(
     runs: list[pipeline.TableRun], lake: Path, bq: bigquery.Client
 ) -> None:
@@ -91,22 +110,31 @@ def test_no_pan_in_parquet_or_warehouse(
         for (memo,) in _source("SELECT memo FROM transactions WHERE memo IS NOT NULL")
     )
     assert source_memos_with_pans > 0, "the fixture must contain PANs typed into memos"
-    for table in TABLES:
-        snapshot = current(lake, table)
-        assert snapshot is not None
-        parquet = ds.dataset(snapshot.path, format="parquet").to_table()
-        strings = [f.name for f in parquet.schema if pa.types.is_string(f.type)]
-        assert strings
-        for name in strings:
-            assert not any(_pan_like(v) for v in parquet.column(name).drop_null().to_pylist()), name
-        schema = bq.get_table(_raw(table).strip("`")).schema
-        bq_strings = [f.name for f in schema if f.field_type == "STRING"]
-        _, rows = warehouse.query_rows(bq, f"select {', '.join(bq_strings)} from {_raw(table)}")
-        assert not any(_pan_like(v) for row in rows for v in row if v is not None)
+    scanned = 0
+    for table, value in _output_strings(lake, bq):
+        assert not _pan_like(value), f"PAN-like value in {table}"
+        scanned += 1
+    assert scanned > 10_000
     _, redacted = warehouse.query_rows(
         bq, f"select countif(memo like '%[PAN]%') from {_raw('transactions')}"
     )
     assert redacted[0][0] == source_memos_with_pans
+
+
+def test_no_source_email_or_phone_in_parquet_or_warehouse(
+    runs: list[pipeline.TableRun], lake: Path, bq: bigquery.Client
+) -> None:
+    emails = {e.lower() for (e,) in _source("SELECT email FROM members")}
+    phones = {
+        re.sub(r"\D", "", p)
+        for (p,) in _source("SELECT phone FROM members WHERE phone IS NOT NULL")
+    }
+    assert len(emails) == runs[TABLES.index("members")].rows_written
+    for table, value in _output_strings(lake, bq):
+        lowered = value.lower()
+        assert "@" not in lowered or not any(e in lowered for e in emails), f"e-mail in {table}"
+        for run in re.findall(r"\d[\d -]{8,}\d", value):
+            assert re.sub(r"\D", "", run) not in phones, f"phone number in {table}"
 
 
 def test_pan_becomes_keyed_token_with_display_safe_parts(
@@ -145,3 +173,25 @@ def test_gmv_view_equals_gmv_computed_from_the_source(
     _, rows = warehouse.query_rows(bq, f"select business_date, gmv_jpy from `{deployed[-1]}`")
     assert {day: Decimal(gmv) for day, gmv in rows} == expected
     assert min(expected) <= dt.date(2026, 6, 29)
+
+
+def test_reload_after_a_schema_change_replaces_the_table(
+    bq_emulator: str, bq: bigquery.Client, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from etl.snapshot import Snapshot
+
+    settings = warehouse_settings()
+    warehouse.ensure_datasets(bq, settings)
+    for run_id, table in [
+        ("r1", pa.table({"id": [1, 2], "postal3": ["100", "530"], "city": ["x", "y"]})),
+        ("r2", pa.table({"id": [1, 2, 3], "prefecture": ["東京都", "大阪府", None]})),
+    ]:
+        (tmp_path / run_id).mkdir()
+        pq.write_table(table, tmp_path / run_id / "part-0.parquet")
+        snapshot = Snapshot("schema_drift", run_id, str(tmp_path / run_id), table.num_rows, None)
+        assert warehouse.load_snapshot(bq, settings, snapshot).rows == table.num_rows
+    names, rows = warehouse.query_rows(bq, f"select * from {_raw('schema_drift')} order by id")
+    assert names == ["id", "prefecture"]
+    assert rows == [(1, "東京都"), (2, "大阪府"), (3, None)]

@@ -8,9 +8,10 @@ The same file runs as an AWS Glue job script. Nothing runs at import time.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -24,6 +25,7 @@ from etl.snapshot import BUSINESS_DATE, Snapshot, publish, write_snapshot
 from etl.source import check_dialect_canary, extract_table, guard_replica, source_endpoint
 from etl.spark import build_session
 from masking.freetext import count_pans
+from masking.kanonymity import KAnonymityReport, with_k_anonymity
 from masking.keys import KeyProvider, key_provider
 from masking.manifest import TableManifest, manifest_for
 from masking.policy import to_masked
@@ -35,6 +37,7 @@ DEFAULTS = {"num_partitions": "4", "allow_primary": "false", "lake": "", "run_id
 class ExtractResult:
     snapshot: Snapshot
     source_endpoint: str
+    k_anonymity: KAnonymityReport | None
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -84,12 +87,16 @@ def run(
     extracted_at = dt.datetime.now(dt.UTC)
     source = extract_table(spark, endpoint, manifest, num_partitions)
     check_dialect_canary(source)
-    masked = to_masked(source, manifest, keys, as_of=extracted_at.date())
+    masked, k_report = with_k_anonymity(
+        to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
+    )
     output = with_run_metadata(with_business_date(masked, manifest), run_id, extracted_at)
     snapshot = write_snapshot(output, lake, table, run_id)
+    if k_report is not None:
+        (snapshot.data_dir / "_k_anonymity.json").write_text(json.dumps(asdict(k_report)))
     check_no_pans(spark, snapshot)
     publish(lake, snapshot)
-    return ExtractResult(snapshot, endpoint.display)
+    return ExtractResult(snapshot, endpoint.display, k_report)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     job.commit()
     print(f"{result.snapshot.table}: {result.snapshot.rows} rows -> {result.snapshot.path}")
+    if result.k_anonymity:
+        print(result.k_anonymity.summary)
 
 
 if __name__ == "__main__":
