@@ -11,6 +11,7 @@ transactions table from a real replica to Parquet, masked vs copied unmasked.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -81,7 +82,7 @@ def tokenizers(spark: SparkSession, rows: int) -> list[list[object]]:
 
 def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[object]], int]:
     from etl.jobs.extract_table import with_business_date
-    from etl.source import extract_table, source_endpoint
+    from etl.source import extract_table, plan_window, source_endpoint
     from masking.keys import DocumentKeyProvider, new_key_document
     from masking.manifest import manifest_for
     from masking.policy import to_masked
@@ -91,8 +92,10 @@ def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[obj
         manifest = manifest_for("transactions")
         endpoint = source_endpoint()
 
+        window = plan_window(endpoint, manifest, None, dt.timedelta(0), dt.timedelta(0))
+
         def job(masked: bool) -> None:
-            df = extract_table(spark, endpoint, manifest, num_partitions=4)
+            df = extract_table(spark, endpoint, manifest, num_partitions=4, window=window)
             if masked:
                 df = to_masked(df, manifest, keys, as_of=pd.Timestamp.now().date())
             target = Path(out) / ("masked" if masked else "copy")

@@ -70,7 +70,9 @@ def cmd_seed(args: argparse.Namespace) -> None:
     )
 
 
-def _run(tables: list[str] | None, num_partitions: int, allow_primary: bool) -> list[Any]:
+def _run(
+    tables: list[str] | None, num_partitions: int, allow_primary: bool, full_refresh: bool = False
+) -> list[Any]:
     from etl import pipeline
     from etl.config import lake_dir, warehouse_settings
     from etl.spark import build_session
@@ -85,14 +87,16 @@ def _run(tables: list[str] | None, num_partitions: int, allow_primary: bool) -> 
         warehouse_settings(),
         num_partitions=num_partitions,
         allow_primary=allow_primary,
+        full_refresh=full_refresh,
         on_table_done=_print_table_run,
     )
 
 
 def _print_table_run(run: Any) -> None:
+    lag = "" if run.replica_lag_s is None else f", replica lag {run.replica_lag_s}s"
     print(
-        f"  {run.table}: {run.rows_written:,} rows written, {run.rows_loaded:,} loaded "
-        f"({run.seconds:.1f}s)",
+        f"  {run.table}: {run.kind}, {run.rows_written:,} rows written, DQ {run.quality}, "
+        f"{run.rows_loaded:,} rows in the warehouse ({run.seconds:.1f}s{lag})",
         flush=True,
     )
     if run.k_anonymity:
@@ -102,13 +106,63 @@ def _print_table_run(run: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     if not args.all and not args.table:
         raise CardlakeError("name tables with --table T (repeatable) or pass --all")
-    results = _run(None if args.all else args.table, args.num_partitions, args.allow_primary)
+    results = _run(
+        None if args.all else args.table, args.num_partitions, args.allow_primary, args.full_refresh
+    )
     print(
         format_table(
-            ["table", "rows written", "rows loaded", "seconds"],
-            [(r.table, r.rows_written, r.rows_loaded, f"{r.seconds:.1f}") for r in results],
+            ["table", "run", "rows written", "DQ", "rows in warehouse", "seconds"],
+            [
+                (r.table, r.kind, r.rows_written, r.quality, r.rows_loaded, f"{r.seconds:.1f}")
+                for r in results
+            ],
         )
     )
+
+
+def cmd_bookmarks(args: argparse.Namespace) -> None:
+    from etl.bookmarks import Bookmark, BookmarkStore
+
+    store = BookmarkStore()
+    tables = args.table or store.tables()
+    if args.action == "reset":
+        if not args.table:
+            raise CardlakeError(
+                "reset needs --table T (repeatable): the next run is a full refresh"
+            )
+        for table in tables:
+            store.delete(table)
+    elif args.action == "rewind":
+        if not args.table or args.to is None:
+            raise CardlakeError("rewind needs --table T and --to TIMESTAMP")
+        for table in tables:
+            current = store.read(table)
+            if current is None:
+                raise CardlakeError(f"{table} has no bookmark: its next run is a full refresh")
+            if args.to >= current.watermark_at:
+                raise CardlakeError(
+                    f"--to must be before the current watermark {current.watermark}"
+                )
+            store.write(
+                Bookmark(
+                    table,
+                    current.cursor,
+                    args.to.isoformat(),
+                    "rewind",
+                    dt.datetime.now(dt.UTC).isoformat(),
+                )
+            )
+    rows = []
+    for table in tables:
+        mark = store.read(table)
+        rows.append(
+            (
+                table,
+                mark.watermark if mark else "(none: next run is full)",
+                mark.run_id if mark else "",
+            )
+        )
+    print(format_table(["table", "watermark (UTC)", "set by run"], rows))
 
 
 def cmd_warehouse(args: argparse.Namespace) -> None:
@@ -244,6 +298,12 @@ Dashboards  {", ".join(str(p) for p in pages)}
 
 Try:  .venv/bin/cardlake query "select * from \\`{views[-1]}\\` order by 1 desc limit 7"
 Stop: .venv/bin/cardlake stack down && .venv/bin/cardlake warehouse down""")
+
+
+def _utc_timestamp(text: str) -> dt.datetime:
+    """A naive UTC timestamp, like the source's DATETIME(6) columns and the watermarks."""
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def build_parser() -> argparse.ArgumentParser:

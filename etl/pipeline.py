@@ -10,20 +10,25 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from etl import warehouse
+from etl.bookmarks import BookmarkStore
 from etl.config import WarehouseSettings
 from etl.jobs import extract_table
 from etl.source_schema import TABLE_ORDER
 from masking.keys import KeyProvider
+from masking.manifest import manifest_for
 
 
 @dataclass(frozen=True)
 class TableRun:
     table: str
+    kind: str
     rows_written: int
     rows_loaded: int
     seconds: float
     snapshot_path: str
+    quality: str
     k_anonymity: str | None
+    replica_lag_s: int | None
 
 
 def run_tables(
@@ -34,10 +39,14 @@ def run_tables(
     settings: WarehouseSettings,
     num_partitions: int = 4,
     allow_primary: bool = False,
+    full_refresh: bool = False,
+    bookmarks: BookmarkStore | None = None,
     on_table_done: Callable[[TableRun], None] | None = None,
 ) -> list[TableRun]:
+    """Per table: extract + gate + publish, load the warehouse, and only then the bookmark."""
     bq = warehouse.client(settings)
     warehouse.ensure_datasets(bq, settings)
+    store = bookmarks or BookmarkStore()
     run_id = extract_table.new_run_id()
     results = []
     for table in tables:
@@ -50,15 +59,24 @@ def run_tables(
             keys,
             num_partitions=num_partitions,
             allow_primary=allow_primary,
+            full_refresh=full_refresh,
+            bookmarks=store,
         )
-        loaded = warehouse.load_snapshot(bq, settings, extracted.snapshot)
+        manifest = manifest_for(table)
+        loaded = warehouse.load_snapshot(bq, settings, extracted.snapshot, manifest.primary_key)
+        if extracted.pending_bookmark is not None:
+            store.write(extracted.pending_bookmark)
         result = TableRun(
-            table,
-            extracted.snapshot.rows,
-            loaded.rows,
-            time.perf_counter() - started,
-            extracted.snapshot.path,
-            extracted.k_anonymity.summary if extracted.k_anonymity else None,
+            table=table,
+            kind=extracted.snapshot.kind,
+            rows_written=extracted.snapshot.rows,
+            rows_loaded=loaded.rows,
+            seconds=time.perf_counter() - started,
+            snapshot_path=extracted.snapshot.path,
+            quality=f"{sum(c['success'] for c in extracted.quality.checks)}/"
+            f"{len(extracted.quality.checks)} passed",
+            k_anonymity=extracted.k_anonymity.summary if extracted.k_anonymity else None,
+            replica_lag_s=extracted.window.replica_lag_s,
         )
         results.append(result)
         if on_table_done is not None:

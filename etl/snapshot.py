@@ -22,11 +22,18 @@ KEEP_RUNS = 3
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One run's Parquet output: a full table, or the rows changed in an incremental window.
+
+    base_runs lists the runs whose union (latest row per primary key) is the table's state.
+    """
+
     table: str
     run_id: str
     path: str
     rows: int
     partitioned_by: str | None
+    kind: str = "full"
+    base_runs: tuple[str, ...] = ()
 
     @property
     def data_dir(self) -> Path:
@@ -40,7 +47,9 @@ def table_dir(lake: Path, table: str) -> Path:
     return lake / table
 
 
-def write_snapshot(df: DataFrame, lake: Path, table: str, run_id: str) -> Snapshot:
+def write_snapshot(
+    df: DataFrame, lake: Path, table: str, run_id: str, kind: str = "full"
+) -> Snapshot:
     """Write the run's Parquet files; the snapshot is not visible until published."""
     data_dir = table_dir(lake, table) / "runs" / run_id
     partitioned_by = BUSINESS_DATE if BUSINESS_DATE in df.columns else None
@@ -54,7 +63,11 @@ def write_snapshot(df: DataFrame, lake: Path, table: str, run_id: str) -> Snapsh
         )
     writer.parquet(str(data_dir))
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in data_dir.rglob("*.parquet"))
-    return Snapshot(table, run_id, str(data_dir), rows, partitioned_by)
+    previous = current(lake, table)
+    base: tuple[str, ...] = (run_id,)
+    if kind == "incremental" and previous is not None:
+        base = (*previous.base_runs, run_id)
+    return Snapshot(table, run_id, str(data_dir), rows, partitioned_by, kind, base)
 
 
 def publish(lake: Path, snapshot: Snapshot) -> None:
@@ -69,7 +82,8 @@ def current(lake: Path, table: str) -> Snapshot | None:
     pointer = table_dir(lake, table) / "CURRENT.json"
     if not pointer.exists():
         return None
-    return Snapshot(**json.loads(pointer.read_text()))
+    fields = json.loads(pointer.read_text())
+    return Snapshot(**{**fields, "base_runs": tuple(fields.get("base_runs", ()))})
 
 
 def current_snapshots(lake: Path) -> list[Snapshot]:
@@ -82,7 +96,8 @@ def current_snapshots(lake: Path) -> list[Snapshot]:
 def _prune(lake: Path, table: str, keep: int) -> None:
     """Drop old runs and leftovers of killed runs, never the published one."""
     published = current(lake, table)
+    needed = set(published.base_runs) if published else set()
     runs = sorted((table_dir(lake, table) / "runs").iterdir(), key=lambda p: p.name)
     for old in runs[:-keep]:
-        if published is None or old.name != published.run_id:
+        if old.name not in needed:
             shutil.rmtree(old, ignore_errors=True)

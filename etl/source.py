@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 
@@ -63,6 +64,69 @@ class KeyRange:
     high: int | None
 
 
+@dataclass(frozen=True)
+class ExtractWindow:
+    """Rows with lower <= cursor < upper. No lower bound: a full refresh.
+
+    upper is the replica's clock minus its replication lag and a safety margin, so a run
+    never claims rows the replica may not have applied yet; the next run starts at
+    upper - lookback, which catches rows whose transactions committed late.
+    """
+
+    cursor: str | None
+    lower: dt.datetime | None
+    upper: dt.datetime | None
+    replica_lag_s: int | None
+
+    @property
+    def full(self) -> bool:
+        return self.lower is None
+
+    def predicate(self) -> str:
+        if self.cursor is None or self.upper is None:
+            return "1 = 1"
+        clauses = [f"`{self.cursor}` < '{_sql_ts(self.upper)}'"]
+        if self.lower is not None:
+            clauses.append(f"`{self.cursor}` >= '{_sql_ts(self.lower)}'")
+        return " AND ".join(clauses)
+
+
+def _sql_ts(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def plan_window(
+    endpoint: Endpoint,
+    manifest: TableManifest,
+    since: dt.datetime | None,
+    lookback: dt.timedelta,
+    safety: dt.timedelta,
+) -> ExtractWindow:
+    """The window of this run: since the bookmark (minus lookback), up to the safe upper bound."""
+    with connect(endpoint) as conn, conn.cursor(pymysql.cursors.DictCursor) as cur:
+        cur.execute("SELECT UTC_TIMESTAMP(6) AS now")
+        row = cur.fetchone()
+        cur.execute("SHOW SLAVE STATUS")
+        replication = cur.fetchone()
+    assert row is not None
+    lag = None
+    if replication and replication["Seconds_Behind_Master"] is not None:
+        lag = int(replication["Seconds_Behind_Master"])
+    if manifest.cursor is None:
+        return ExtractWindow(None, None, None, lag)
+    upper = row["now"] - dt.timedelta(seconds=lag or 0) - safety
+    lower = None if since is None else min(since - lookback, upper)
+    return ExtractWindow(manifest.cursor, lower, upper, lag)
+
+
+def source_count(endpoint: Endpoint, table: str, window: ExtractWindow) -> int:
+    with connect(endpoint) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM `{table}` WHERE {window.predicate()}")
+        row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
     """Refuse a writable endpoint (never load the primary) and a replica that stopped applying."""
     with connect(endpoint) as conn, conn.cursor(pymysql.cursors.DictCursor) as cur:
@@ -90,22 +154,23 @@ def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
         )
 
 
-def source_columns(endpoint: Endpoint, table: str) -> list[str]:
+def source_columns(endpoint: Endpoint, table: str) -> dict[str, bool]:
+    """Column name -> nullable, in table order."""
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT column_name FROM information_schema.columns "
+            "SELECT column_name, is_nullable FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (endpoint.database, table),
         )
-        names = [str(r[0]) for r in cur.fetchall()]
-    if not names:
+        columns = {str(name): nullable == "YES" for name, nullable in cur.fetchall()}
+    if not columns:
         raise CardlakeError(f"table {endpoint.database}.{table} not found on {endpoint.display}")
-    return names
+    return columns
 
 
-def key_range(endpoint: Endpoint, table: str, key: str) -> KeyRange:
+def key_range(endpoint: Endpoint, table: str, key: str, window: ExtractWindow) -> KeyRange:
     with connect(endpoint) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT MIN(`{key}`), MAX(`{key}`) FROM `{table}`")
+        cur.execute(f"SELECT MIN(`{key}`), MAX(`{key}`) FROM `{table}` WHERE {window.predicate()}")
         row = cur.fetchone()
     assert row is not None
     return KeyRange(
@@ -128,10 +193,14 @@ def extract_table(
     endpoint: Endpoint,
     manifest: TableManifest,
     num_partitions: int,
+    window: ExtractWindow,
     fetch_size: int = 10_000,
 ) -> DataFrame:
-    """Read the manifest's selected columns in parallel key ranges, after fail-closed checks."""
-    check_source_columns(manifest, source_columns(endpoint, manifest.table))
+    """Read the manifest's selected columns of the window in parallel key ranges.
+
+    The fail-closed classification check runs first, before any row is read.
+    """
+    check_source_columns(manifest, list(source_columns(endpoint, manifest.table)))
     columns = ", ".join(f"`{c}`" for c in manifest.selected_columns)
     reader = (
         spark.read.format("jdbc")
@@ -139,12 +208,15 @@ def extract_table(
         .option("driver", JDBC_DRIVER)
         .option("user", endpoint.user)
         .option("password", endpoint.password)
-        .option("dbtable", f"(SELECT {columns} FROM `{manifest.table}`) AS src")
+        .option(
+            "dbtable",
+            f"(SELECT {columns} FROM `{manifest.table}` WHERE {window.predicate()}) AS src",
+        )
         .option("fetchsize", str(fetch_size))
         .option("queryTimeout", str(STATEMENT_TIMEOUT_S))
     )
     key = manifest.primary_key[0]
-    bounds = key_range(endpoint, manifest.table, key)
+    bounds = key_range(endpoint, manifest.table, key, window)
     if len(manifest.primary_key) == 1 and bounds.low is not None and bounds.high is not None:
         reader = (
             reader.option("partitionColumn", key)

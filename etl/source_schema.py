@@ -28,7 +28,9 @@ def _ts(name: str, nullable: bool = False) -> Column:
 
 
 def _audit() -> list[Column]:
-    return [_ts("created_at"), _ts("updated_at")]
+    updated_at = _ts("updated_at")
+    updated_at.index = True  # the incremental cursor
+    return [_ts("created_at"), updated_at]
 
 
 metadata = MetaData()

@@ -106,12 +106,16 @@ class LoadResult:
 
 
 def load_snapshot(
-    bq: bigquery.Client, settings: WarehouseSettings, snapshot: Snapshot
+    bq: bigquery.Client,
+    settings: WarehouseSettings,
+    snapshot: Snapshot,
+    primary_key: tuple[str, ...],
 ) -> LoadResult:
-    """One load job per table and run, replacing the table atomically (WRITE_TRUNCATE).
+    """One load job per table and run; a retry of the same run reuses its job ids.
 
-    The snapshot's files are streamed into one Parquet upload, with the partition column
-    restored, so a single job carries the whole run; the job id is derived from the run.
+    A full snapshot replaces the table atomically (WRITE_TRUNCATE). An incremental one is
+    loaded into a run-scoped staging table and MERGEd on the primary key, so rows that a
+    window overlap or a retry brings twice end up once.
     """
     dataset = _snapshot_dataset(snapshot)
     schema = [bigquery.SchemaField(f.name, bigquery_type(f.type)) for f in dataset.schema]
@@ -119,25 +123,77 @@ def load_snapshot(
     table = bigquery.Table(table_id, schema=schema)
     if snapshot.partitioned_by:
         table.time_partitioning = bigquery.TimePartitioning(field=snapshot.partitioned_by)
-    _replace_if_schema_changed(bq, table)
-    bq.create_table(table, exists_ok=True)
-    job_id = f"cardlake_load_{snapshot.table}_{snapshot.run_id}"
+    if snapshot.kind == "full":
+        _replace_if_schema_changed(bq, table)
+        bq.create_table(table, exists_ok=True)
+        job_id = f"cardlake_load_{snapshot.table}_{snapshot.run_id}"
+        _load_file(bq, dataset, table, job_id)
+    else:
+        _check_same_schema(bq, table)
+        staging = bigquery.Table(
+            f"{settings.project}.{settings.raw_dataset}._staging_{snapshot.table}_{snapshot.run_id}",
+            schema=schema,
+        )
+        bq.create_table(staging, exists_ok=True)
+        try:
+            _load_file(bq, dataset, staging, f"cardlake_stage_{snapshot.table}_{snapshot.run_id}")
+            job_id = f"cardlake_merge_{snapshot.table}_{snapshot.run_id}"
+            bq.query(_merge_sql(table_id, staging, schema, primary_key), job_id=job_id).result()
+        finally:
+            bq.delete_table(staging, not_found_ok=True)
+    return LoadResult(snapshot.table, job_id, int(bq.get_table(table_id).num_rows or 0))
+
+
+def _load_file(
+    bq: bigquery.Client, dataset: ds.Dataset, table: bigquery.Table, job_id: str
+) -> None:
+    """Stream the snapshot's files (partition column restored) into one Parquet upload."""
     config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.PARQUET,
         write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-        schema=schema,
+        schema=table.schema,
     )
-    if snapshot.partitioned_by:
-        config.time_partitioning = bigquery.TimePartitioning(field=snapshot.partitioned_by)
+    if table.time_partitioning is not None:
+        config.time_partitioning = table.time_partitioning
     with tempfile.TemporaryDirectory(prefix="cardlake-load-") as tmp:
-        upload = Path(tmp) / f"{snapshot.table}.parquet"
+        upload = Path(tmp) / "upload.parquet"
         with pq.ParquetWriter(upload, dataset.schema, compression="zstd") as writer:
             for batch in _batches(dataset):
                 writer.write_batch(batch)
         with upload.open("rb") as fh:
-            job = bq.load_table_from_file(fh, table_id, job_config=config, job_id=job_id)
-            job.result()
-    return LoadResult(snapshot.table, job_id, int(bq.get_table(table_id).num_rows or 0))
+            bq.load_table_from_file(fh, table.reference, job_config=config, job_id=job_id).result()
+
+
+def _check_same_schema(bq: bigquery.Client, table: bigquery.Table) -> None:
+    try:
+        existing = bq.get_table(table.reference)
+    except NotFound:
+        bq.create_table(table)
+        return
+    if _shape(existing.schema) != _shape(table.schema):
+        raise CardlakeError(
+            f"{table.table_id}: the masked schema changed since the last load; run this table "
+            "with --full-refresh to replace it"
+        )
+
+
+def _merge_sql(
+    target: str,
+    staging: bigquery.Table,
+    schema: list[bigquery.SchemaField],
+    primary_key: tuple[str, ...],
+) -> str:
+    names = [f.name for f in schema]
+    on = " and ".join(f"t.`{k}` = s.`{k}`" for k in primary_key)
+    updates = ", ".join(f"`{n}` = s.`{n}`" for n in names if n not in primary_key)
+    columns = ", ".join(f"`{n}`" for n in names)
+    values = ", ".join(f"s.`{n}`" for n in names)
+    source = f"{staging.project}.{staging.dataset_id}.{staging.table_id}"
+    return (
+        f"merge `{target}` as t using `{source}` as s on {on}\n"
+        f"when matched then update set {updates}\n"
+        f"when not matched then insert ({columns}) values ({values})"
+    )
 
 
 # --- views ------------------------------------------------------------------------------

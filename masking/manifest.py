@@ -65,6 +65,8 @@ class ColumnPolicy:
     normalize: str = "none"
     generalize: str | None = None
     display: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
 
     @property
     def key_name(self) -> str:
@@ -107,7 +109,7 @@ def _column(path: Path, name: str, spec: Any) -> ColumnPolicy:
         spec = {"class": spec}
     if not isinstance(spec, dict) or "class" not in spec:
         raise _fail(path, f"column {name!r} needs a class (one of {', '.join(sorted(CLASSES))})")
-    unknown = set(spec) - {"class", "action", "normalize", "generalize", "display"}
+    unknown = set(spec) - {"class", "action", "normalize", "generalize", "display", "min", "max"}
     if unknown:
         raise _fail(path, f"column {name!r} has unknown settings {sorted(unknown)}")
     klass = spec["class"]
@@ -135,7 +137,12 @@ def _column(path: Path, name: str, spec: Any) -> ColumnPolicy:
     display = tuple(spec.get("display", ()))
     if display and (klass != "pan" or not set(display) <= PAN_DISPLAY):
         raise _fail(path, f"column {name!r}: display is only for pan columns, with bin6/last4")
-    return ColumnPolicy(name, klass, action, normalize, generalize, display)
+    bounds = {k: spec[k] for k in ("min", "max") if k in spec}
+    if bounds and (
+        klass != "measure" or not all(isinstance(v, int | float) for v in bounds.values())
+    ):
+        raise _fail(path, f"column {name!r}: min/max are numbers, for measure columns")
+    return ColumnPolicy(name, klass, action, normalize, generalize, display, **bounds)
 
 
 def load_manifest(path: Path) -> TableManifest:

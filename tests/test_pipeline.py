@@ -191,7 +191,7 @@ def test_reload_after_a_schema_change_replaces_the_table(
         (tmp_path / run_id).mkdir()
         pq.write_table(table, tmp_path / run_id / "part-0.parquet")
         snapshot = Snapshot("schema_drift", run_id, str(tmp_path / run_id), table.num_rows, None)
-        assert warehouse.load_snapshot(bq, settings, snapshot).rows == table.num_rows
+        assert warehouse.load_snapshot(bq, settings, snapshot, ("id",)).rows == table.num_rows
     names, rows = warehouse.query_rows(bq, f"select * from {_raw('schema_drift')} order by id")
     assert names == ["id", "prefecture"]
     assert rows == [(1, "東京都"), (2, "大阪府"), (3, None)]

@@ -18,26 +18,43 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType
 
+from etl.bookmarks import Bookmark, BookmarkStore
 from etl.config import BUSINESS_TIMEZONE, lake_dir
 from etl.errors import CardlakeError
 from etl.glue import init_job, resolved_options
+from etl.quality import QualityReport, validate
 from etl.snapshot import BUSINESS_DATE, Snapshot, publish, write_snapshot
-from etl.source import check_dialect_canary, extract_table, guard_replica, source_endpoint
+from etl.source import (
+    ExtractWindow,
+    check_dialect_canary,
+    extract_table,
+    guard_replica,
+    plan_window,
+    source_columns,
+    source_count,
+    source_endpoint,
+)
 from etl.spark import build_session
-from masking.freetext import count_pans
-from masking.kanonymity import KAnonymityReport, with_k_anonymity
+from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
 from masking.keys import KeyProvider, key_provider
 from masking.manifest import TableManifest, manifest_for
 from masking.policy import to_masked
 
-DEFAULTS = {"num_partitions": "4", "allow_primary": "false", "lake": "", "run_id": ""}
+DEFAULTS = {"num_partitions": "4", "allow_primary": "false", "full_refresh": "false", "lake": ""}
 
 
 @dataclass(frozen=True)
 class ExtractResult:
     snapshot: Snapshot
     source_endpoint: str
+    window: ExtractWindow
+    quality: QualityReport
     k_anonymity: KAnonymityReport | None
+    pending_bookmark: Bookmark | None  # committed only after the warehouse load succeeded
+
+
+LOOKBACK = dt.timedelta(minutes=10)
+SAFETY_LAG = dt.timedelta(seconds=2)
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -61,17 +78,6 @@ def with_run_metadata(df: DataFrame, run_id: str, extracted_at: dt.datetime) -> 
     )
 
 
-def check_no_pans(spark: SparkSession, snapshot: Snapshot) -> None:
-    """Gate: the written snapshot must hold no Luhn-valid PAN in any string column."""
-    hits = count_pans(spark.read.parquet(snapshot.path))
-    bad = {c: n for c, n in hits.items() if n}
-    if bad:
-        raise CardlakeError(
-            f"{snapshot.table}: PAN-like values found in {bad} (counts of rows); "
-            "nothing was published. Classify those columns as pan or free_text"
-        )
-
-
 def run(
     spark: SparkSession,
     table: str,
@@ -80,42 +86,78 @@ def run(
     keys: KeyProvider,
     num_partitions: int = 4,
     allow_primary: bool = False,
+    full_refresh: bool = False,
+    bookmarks: BookmarkStore | None = None,
+    lookback: dt.timedelta = LOOKBACK,
 ) -> ExtractResult:
+    """Extract the window since the bookmark, mask, gate and publish one table's snapshot."""
     manifest = manifest_for(table)
     endpoint = source_endpoint()
     guard_replica(endpoint, allow_primary=allow_primary)
+    # k-anonymity is a property of the whole population, so those tables are always full.
+    previous = None
+    if not full_refresh and not quasi_identifier_columns(manifest):
+        previous = (bookmarks or BookmarkStore()).read(table)
+    since = previous.watermark_at if previous else None
+    window = plan_window(endpoint, manifest, since, lookback, SAFETY_LAG)
     extracted_at = dt.datetime.now(dt.UTC)
-    source = extract_table(spark, endpoint, manifest, num_partitions)
+    source = extract_table(spark, endpoint, manifest, num_partitions, window)
     check_dialect_canary(source)
     masked, k_report = with_k_anonymity(
         to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
     )
     output = with_run_metadata(with_business_date(masked, manifest), run_id, extracted_at)
-    snapshot = write_snapshot(output, lake, table, run_id)
+    kind = "full" if window.full else "incremental"
+    snapshot = write_snapshot(output, lake, table, run_id, kind)
+    not_null = [c for c, nullable in source_columns(endpoint, table).items() if not nullable]
+    quality = validate(
+        spark.read.parquet(snapshot.path), manifest, not_null, source_count(endpoint, table, window)
+    )
+    (snapshot.data_dir / "_quality.json").write_text(json.dumps(asdict(quality), default=str))
     if k_report is not None:
         (snapshot.data_dir / "_k_anonymity.json").write_text(json.dumps(asdict(k_report)))
-    check_no_pans(spark, snapshot)
+    if not quality.success:
+        raise CardlakeError(
+            f"{table}: data-quality gate failed ({', '.join(quality.failed)}); nothing was "
+            f"published or loaded and the bookmark is unchanged. Counts: "
+            f"{snapshot.data_dir / '_quality.json'}"
+        )
     publish(lake, snapshot)
-    return ExtractResult(snapshot, endpoint.display, k_report)
+    pending = None
+    if window.upper is not None and manifest.cursor is not None:
+        pending = Bookmark(
+            table,
+            manifest.cursor,
+            window.upper.isoformat(),
+            run_id,
+            dt.datetime.now(dt.UTC).isoformat(),
+        )
+    return ExtractResult(snapshot, endpoint.display, window, quality, k_report, pending)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Glue/spark-submit entry: extract, gate, publish, load BigQuery, then move the bookmark."""
+    from etl.config import warehouse_settings
+    from etl.pipeline import run_tables
+
     args = resolved_options(argv or sys.argv, ["JOB_NAME", "table"], DEFAULTS)
     spark = build_session(args["JOB_NAME"])
     job = init_job(args["JOB_NAME"], spark, args)
-    result = run(
+    [result] = run_tables(
         spark,
-        table=args["table"],
-        run_id=args["run_id"] or new_run_id(),
-        lake=Path(args["lake"]) if args["lake"] else lake_dir(),
-        keys=key_provider(),
+        [args["table"]],
+        Path(args["lake"]) if args["lake"] else lake_dir(),
+        key_provider(),
+        warehouse_settings(),
         num_partitions=int(args["num_partitions"]),
         allow_primary=args["allow_primary"].lower() == "true",
+        full_refresh=args["full_refresh"].lower() == "true",
     )
     job.commit()
-    print(f"{result.snapshot.table}: {result.snapshot.rows} rows -> {result.snapshot.path}")
-    if result.k_anonymity:
-        print(result.k_anonymity.summary)
+    print(
+        f"{result.table}: {result.kind} run, {result.rows_written} rows written, "
+        f"{result.rows_loaded} rows in the warehouse table"
+    )
 
 
 if __name__ == "__main__":
