@@ -30,6 +30,7 @@ class WarehouseSettings:
     raw_dataset: str
     stg_dataset: str
     mart_dataset: str
+    ops_dataset: str
     use_emulator: bool
 
     @property
@@ -38,6 +39,7 @@ class WarehouseSettings:
             "raw_dataset": self.raw_dataset,
             "stg_dataset": self.stg_dataset,
             "mart_dataset": self.mart_dataset,
+            "ops_dataset": self.ops_dataset,
         }
 
 
@@ -51,6 +53,7 @@ def warehouse_settings() -> WarehouseSettings:
         raw_dataset=f"{prefix}raw",
         stg_dataset=f"{prefix}stg",
         mart_dataset=f"{prefix}mart",
+        ops_dataset=f"{prefix}ops",
         use_emulator=project is None,
     )
 

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from google.cloud import bigquery
 from pyspark.sql import SparkSession
 
-from etl import warehouse
+from etl import runrecord, warehouse
 from etl.bookmarks import BookmarkStore
 from etl.config import WarehouseSettings
 from etl.jobs import extract_table
+from etl.runrecord import who
 from etl.source_schema import TABLE_ORDER
-from masking.keys import KeyProvider
+from masking.keys import KEY_NAMES, KeyProvider
 from masking.manifest import manifest_for
 
 
 @dataclass(frozen=True)
 class TableRun:
     table: str
+    source_endpoint: str
     kind: str
     rows_written: int
     rows_loaded: int
@@ -49,39 +53,112 @@ def run_tables(
     store = bookmarks or BookmarkStore()
     run_id = extract_table.new_run_id()
     results = []
+    user, host = who()
+    key_versions = ", ".join(f"{n}/v{keys.current(n).version}" for n in KEY_NAMES)
     for table in tables:
         started = time.perf_counter()
-        extracted = extract_table.run(
-            spark,
-            table,
+        now = dt.datetime.now(dt.UTC)
+        record = runrecord.RunRecord(
             run_id,
-            lake,
-            keys,
-            num_partitions=num_partitions,
-            allow_primary=allow_primary,
-            full_refresh=full_refresh,
-            bookmarks=store,
+            table,
+            user,
+            host,
+            "",
+            now,
+            now,
+            None,
+            None,
+            None,
+            None,
+            key_versions,
+            None,
+            "running",
+            None,
         )
-        manifest = manifest_for(table)
-        loaded = warehouse.load_snapshot(bq, settings, extracted.snapshot, manifest.primary_key)
-        if extracted.pending_bookmark is not None:
-            store.write(extracted.pending_bookmark)
-        result = TableRun(
-            table=table,
-            kind=extracted.snapshot.kind,
-            rows_written=extracted.snapshot.rows,
-            rows_loaded=loaded.rows,
-            seconds=time.perf_counter() - started,
-            snapshot_path=extracted.snapshot.path,
-            quality=f"{sum(c['success'] for c in extracted.quality.checks)}/"
-            f"{len(extracted.quality.checks)} passed",
-            k_anonymity=extracted.k_anonymity.summary if extracted.k_anonymity else None,
-            replica_lag_s=extracted.window.replica_lag_s,
+        try:
+            result = _run_table(
+                spark,
+                table,
+                run_id,
+                lake,
+                keys,
+                settings,
+                bq,
+                store,
+                started,
+                num_partitions,
+                allow_primary,
+                full_refresh,
+            )
+        except BaseException as exc:
+            failed = replace(
+                record,
+                finished_at=dt.datetime.now(dt.UTC),
+                outcome="failed",
+                error=runrecord.describe_error(exc),
+            )
+            runrecord.append(failed, bq, settings)
+            raise
+        succeeded = replace(
+            record,
+            source_endpoint=result.source_endpoint,
+            finished_at=dt.datetime.now(dt.UTC),
+            kind=result.kind,
+            rows_written=result.rows_written,
+            rows_in_warehouse=result.rows_loaded,
+            data_quality=result.quality,
+            replica_lag_s=result.replica_lag_s,
+            outcome="succeeded",
         )
+        runrecord.append(succeeded, bq, settings)
         results.append(result)
         if on_table_done is not None:
             on_table_done(result)
     return results
+
+
+def _run_table(
+    spark: SparkSession,
+    table: str,
+    run_id: str,
+    lake: Path,
+    keys: KeyProvider,
+    settings: WarehouseSettings,
+    bq: bigquery.Client,
+    store: BookmarkStore,
+    started: float,
+    num_partitions: int,
+    allow_primary: bool,
+    full_refresh: bool,
+) -> TableRun:
+    extracted = extract_table.run(
+        spark,
+        table,
+        run_id,
+        lake,
+        keys,
+        num_partitions=num_partitions,
+        allow_primary=allow_primary,
+        full_refresh=full_refresh,
+        bookmarks=store,
+    )
+    manifest = manifest_for(table)
+    loaded = warehouse.load_snapshot(bq, settings, extracted.snapshot, manifest.primary_key)
+    if extracted.pending_bookmark is not None:
+        store.write(extracted.pending_bookmark)
+    return TableRun(
+        table=table,
+        source_endpoint=extracted.source_endpoint,
+        kind=extracted.snapshot.kind,
+        rows_written=extracted.snapshot.rows,
+        rows_loaded=loaded.rows,
+        seconds=time.perf_counter() - started,
+        snapshot_path=extracted.snapshot.path,
+        quality=f"{sum(c['success'] for c in extracted.quality.checks)}/"
+        f"{len(extracted.quality.checks)} passed",
+        k_anonymity=extracted.k_anonymity.summary if extracted.k_anonymity else None,
+        replica_lag_s=extracted.window.replica_lag_s,
+    )
 
 
 def ordered_tables(requested: list[str] | None) -> list[str]:

@@ -197,3 +197,42 @@ def test_kill_9_mid_write_keeps_the_last_good_output(
     after = _run(spark, test_keys, env, full_refresh=True)
     assert after.rows_written == before.rows
     _assert_warehouse_equals_source(bq)
+
+
+def test_every_run_leaves_an_audit_record_on_success_and_failure(
+    spark: SparkSession,
+    test_keys: DocumentKeyProvider,
+    env: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from etl.errors import CardlakeError
+    from etl.runrecord import record_file
+    from masking.manifest import MANIFEST_DIR
+
+    ok = _run(spark, test_keys, env)
+    manifests = tmp_path / "manifests"
+    shutil.copytree(MANIFEST_DIR, manifests)
+    path = manifests / f"{TABLE}.yaml"
+    path.write_text(path.read_text().replace("  store_chain: attribute\n", ""))
+    monkeypatch.setenv("CARDLAKE_MANIFEST_DIR", str(manifests))
+    with pytest.raises(CardlakeError, match=r"repayments\.store_chain"):
+        _run(spark, test_keys, env)
+
+    local = [json.loads(line) for line in record_file().read_text().splitlines()]
+    last_two = local[-2:]
+    assert [r["outcome"] for r in last_two] == ["succeeded", "failed"]
+    assert last_two[0]["rows_written"] == ok.rows_written
+    assert last_two[0]["source_endpoint"].endswith(f"/{stack.endpoint('replica', 'etl').database}")
+    assert "repayments.store_chain" in last_two[1]["error"]
+    assert {"user", "host", "started_at", "finished_at", "key_versions"} <= set(last_two[1])
+    settings = warehouse_settings()
+    _, rows = warehouse.query_rows(
+        warehouse.client(),
+        f"select outcome, count(*) from `{settings.project}.{settings.ops_dataset}.run_records` "
+        f"where table_name = '{TABLE}' group by outcome order by outcome",
+    )
+    outcomes = dict(rows)
+    assert outcomes["failed"] >= 1 and outcomes["succeeded"] >= 1
