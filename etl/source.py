@@ -19,6 +19,7 @@ from masking.manifest import TableManifest, check_source_columns
 
 JDBC_DRIVER = "org.mariadb.jdbc.Driver"
 STATEMENT_TIMEOUT_S = 900
+LONG_MAX = 2**63 - 1
 
 
 def source_endpoint() -> Endpoint:
@@ -218,11 +219,14 @@ def extract_table(
     key = manifest.primary_key[0]
     bounds = key_range(endpoint, manifest.table, key, window)
     if len(manifest.primary_key) == 1 and bounds.low is not None and bounds.high is not None:
+        # Spark's bounds are Longs; they only set the strides (the first and last partitions
+        # are open-ended), so clamping keeps BIGINT UNSIGNED keys above 2^63 in the read.
+        low, high = min(bounds.low, LONG_MAX - 1), min(bounds.high + 1, LONG_MAX)
         reader = (
             reader.option("partitionColumn", key)
-            .option("lowerBound", str(bounds.low))
-            .option("upperBound", str(bounds.high + 1))
-            .option("numPartitions", str(max(1, min(num_partitions, bounds.high - bounds.low + 1))))
+            .option("lowerBound", str(low))
+            .option("upperBound", str(high))
+            .option("numPartitions", str(max(1, min(num_partitions, high - low))))
         )
     return reader.load()
 

@@ -1,0 +1,239 @@
+"""The job script as engineers run it: spark-submit, a standalone cluster, any machine zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pymysql
+import pytest
+
+from etl import stack, warehouse
+from etl.config import warehouse_settings
+from etl.localproc import free_port, port_free
+from etl.snapshot import current
+from masking.keys import DocumentKeyProvider
+from masking.manifest import MANIFEST_DIR
+
+pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
+PYSPARK_HOME = Path(__import__("pyspark").__file__).parent
+MAX_U64 = 18446744073709551615
+GOLDEN = [
+    # id, amount, at (UTC wall clock), d, flag, txt
+    (MAX_U64, "9999999999999999.99", "2024-12-31 15:00:00", "1970-01-01", 1, "東京 🎉 Ünïcode"),
+    (1, "-9999999999999999.99", "2025-01-01 00:00:00", "2038-01-19", 0, None),
+    (2, None, "2025-06-30 23:59:59.999999", None, None, ""),
+]
+
+
+def _primary(sql: str, args: tuple = ()) -> None:
+    ep = stack.endpoint("primary", "app")
+    with (
+        pymysql.connect(
+            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
+        ) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute(sql, args)
+        conn.commit()
+
+
+@pytest.fixture()
+def golden(
+    seeded: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    _primary(
+        "CREATE TABLE golden_types (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(18,2),"
+        " at DATETIME(6) NOT NULL, d DATE, flag TINYINT(1), txt VARCHAR(100),"
+        " updated_at DATETIME(6) NOT NULL)"
+    )
+    for row in GOLDEN:
+        _primary("INSERT INTO golden_types VALUES (%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6))", row)
+    stack.wait_for_replica()
+    manifests = tmp_path / "manifests"
+    shutil.copytree(MANIFEST_DIR, manifests)
+    (manifests / "golden_types.yaml").write_text(
+        "table: golden_types\nprimary_key: [id]\ncursor: updated_at\nbusiness_date: at\n"
+        "columns:\n  id: key\n  amount: measure\n  at: attribute\n  d: attribute\n"
+        "  flag: attribute\n  txt: attribute\n  updated_at: attribute\n"
+    )
+    monkeypatch.setenv("CARDLAKE_MANIFEST_DIR", str(manifests))
+    yield manifests
+    _primary("DROP TABLE golden_types")
+
+
+def _job(args: list[str], keys: DocumentKeyProvider, lake: Path, **env: str) -> None:
+    import json
+
+    child = {
+        **os.environ,
+        "CARDLAKE_KEYS": json.dumps(keys._document),
+        "CARDLAKE_KEY_PROVIDER": "env",
+        "PYSPARK_PYTHON": sys.executable,
+        **env,
+    }
+    proc = subprocess.run(
+        [
+            *args,
+            "--JOB_NAME",
+            "golden",
+            "--table",
+            "golden_types",
+            "--lake",
+            str(lake),
+            "--full_refresh",
+            "true",
+        ],
+        env=child,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def _expected() -> list[tuple]:
+    utc = dt.UTC
+    return [
+        (
+            decimal.Decimal(i),
+            None if amount is None else decimal.Decimal(amount),
+            dt.datetime.fromisoformat(at).replace(tzinfo=utc),
+            None if d is None else dt.date.fromisoformat(d),
+            None if flag is None else bool(flag),
+            txt,
+        )
+        for i, amount, at, d, flag, txt in GOLDEN
+    ]
+
+
+@pytest.mark.parametrize("machine_zone", ["UTC", "Asia/Tokyo"])
+def test_golden_row_round_trips_exactly(
+    golden: Path,
+    bq_emulator: str,
+    test_keys: DocumentKeyProvider,
+    tmp_path: Path,
+    machine_zone: str,
+) -> None:
+    lake = tmp_path / "lake"
+    _job([sys.executable, "-m", "etl.jobs.extract_table"], test_keys, lake, TZ=machine_zone)
+    snapshot = current(lake, "golden_types")
+    assert snapshot is not None
+    table = (
+        ds.dataset(snapshot.path, format="parquet", partitioning="hive").to_table().sort_by("id")
+    )
+    rows = list(
+        zip(
+            *(table.column(c).to_pylist() for c in ["id", "amount", "at", "d", "flag", "txt"]),
+            strict=True,
+        )
+    )
+    assert sorted(rows, key=lambda r: r[0]) == sorted(_expected(), key=lambda r: r[0])
+    # JST midnight (15:00 UTC the day before) belongs to the JST business date.
+    dates = dict(
+        zip(table.column("id").to_pylist(), table.column("business_date").to_pylist(), strict=True)
+    )
+    assert str(dates[decimal.Decimal(MAX_U64)]) == "2025-01-01"
+
+    settings = warehouse_settings()
+    _, bq_rows = warehouse.query_rows(
+        warehouse.client(),
+        f"select `id`, `amount`, `at`, `d`, `flag`, `txt` from "
+        f"`{settings.project}.{settings.raw_dataset}.golden_types`",
+    )
+    assert sorted(bq_rows, key=lambda r: r[0]) == sorted(_expected(), key=lambda r: r[0])
+
+
+@pytest.fixture()
+def standalone_cluster(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    spark_class = str(PYSPARK_HOME / "bin" / "spark-class")
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(PYSPARK_HOME),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_WORKER_DIR": str(tmp_path / "worker"),
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    master_url = f"spark://127.0.0.1:{port}"
+    procs = [
+        subprocess.Popen(
+            [
+                spark_class,
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
+    deadline = time.monotonic() + 60
+    while port_free(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    procs.append(
+        subprocess.Popen(
+            [
+                spark_class,
+                "org.apache.spark.deploy.worker.Worker",
+                master_url,
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                "2",
+                "--memory",
+                "2g",
+                "--webui-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    )
+    yield master_url
+    for proc in procs:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+
+
+def test_job_runs_on_a_standalone_cluster_via_spark_submit(
+    golden: Path,
+    bq_emulator: str,
+    test_keys: DocumentKeyProvider,
+    tmp_path: Path,
+    standalone_cluster: str,
+) -> None:
+    lake = tmp_path / "lake"
+    script = Path(__file__).resolve().parent.parent / "etl" / "jobs" / "extract_table.py"
+    _job(
+        [
+            str(PYSPARK_HOME / "bin" / "spark-submit"),
+            "--master",
+            standalone_cluster,
+            "--jars",
+            "/usr/share/java/mariadb-java-client.jar",
+            str(script),
+        ],
+        test_keys,
+        lake,
+        SPARK_HOME=str(PYSPARK_HOME),
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+    )
+    snapshot = current(lake, "golden_types")
+    assert snapshot is not None and snapshot.rows == len(GOLDEN)
