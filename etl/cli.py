@@ -94,6 +94,8 @@ def _run(
 
 def _print_table_run(run: Any) -> None:
     lag = "" if run.replica_lag_s is None else f", replica lag {run.replica_lag_s}s"
+    if run.replication != "running":
+        lag += f", replication {run.replication}: window ends at what the replica applied"
     print(
         f"  {run.table}: {run.kind}, {run.rows_written:,} rows written, DQ {run.quality}, "
         f"{run.rows_loaded:,} rows in the warehouse ({run.seconds:.1f}s{lag})",

@@ -33,6 +33,7 @@ class TableRun:
     quality: str
     k_anonymity: str | None
     replica_lag_s: int | None
+    replication: str
 
 
 def run_tables(
@@ -158,6 +159,7 @@ def _run_table(
         f"{len(extracted.quality.checks)} passed",
         k_anonymity=extracted.k_anonymity.summary if extracted.k_anonymity else None,
         replica_lag_s=extracted.window.replica_lag_s,
+        replication=extracted.window.replication,
     )
 
 

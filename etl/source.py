@@ -78,6 +78,7 @@ class ExtractWindow:
     lower: dt.datetime | None
     upper: dt.datetime | None
     replica_lag_s: int | None
+    replication: str = "running"
 
     @property
     def full(self) -> bool:
@@ -103,21 +104,37 @@ def plan_window(
     lookback: dt.timedelta,
     safety: dt.timedelta,
 ) -> ExtractWindow:
-    """The window of this run: since the bookmark (minus lookback), up to the safe upper bound."""
+    """The window of this run: since the bookmark (minus lookback), up to the safe upper bound.
+
+    The upper bound is the replica clock minus lag and safety margin, and never beyond the
+    newest cursor the replica holds: when replication is paused (lag unknown), the window
+    stops at what was applied, and the rows written meanwhile arrive once it resumes.
+    """
     with connect(endpoint) as conn, conn.cursor(pymysql.cursors.DictCursor) as cur:
         cur.execute("SELECT UTC_TIMESTAMP(6) AS now")
         row = cur.fetchone()
         cur.execute("SHOW SLAVE STATUS")
         replication = cur.fetchone()
+        newest = None
+        if manifest.cursor is not None:
+            cur.execute(f"SELECT MAX(`{manifest.cursor}`) AS newest FROM `{manifest.table}`")
+            newest = (cur.fetchone() or {}).get("newest")
     assert row is not None
-    lag = None
-    if replication and replication["Seconds_Behind_Master"] is not None:
-        lag = int(replication["Seconds_Behind_Master"])
+    lag, state = None, "not a binlog replica"
+    if replication:
+        threads = (replication["Slave_IO_Running"], replication["Slave_SQL_Running"])
+        state = {("Yes", "Yes"): "running", ("No", "No"): "stopped"}.get(
+            threads, "SQL thread stopped" if threads[1] != "Yes" else "IO thread stopped"
+        )
+        if replication["Seconds_Behind_Master"] is not None:
+            lag = int(replication["Seconds_Behind_Master"])
     if manifest.cursor is None:
-        return ExtractWindow(None, None, None, lag)
+        return ExtractWindow(None, None, None, lag, state)
     upper = row["now"] - dt.timedelta(seconds=lag or 0) - safety
+    if newest is not None:
+        upper = min(upper, newest + dt.timedelta(microseconds=1))
     lower = None if since is None else min(since - lookback, upper)
-    return ExtractWindow(manifest.cursor, lower, upper, lag)
+    return ExtractWindow(manifest.cursor, lower, upper, lag, state)
 
 
 def source_count(endpoint: Endpoint, table: str, window: ExtractWindow) -> int:
@@ -137,15 +154,13 @@ def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
         cur.execute("SHOW SLAVE STATUS")
         replication = cur.fetchone()
     assert flags is not None
-    if replication and (replication["Slave_IO_Running"], replication["Slave_SQL_Running"]) != (
-        "Yes",
-        "Yes",
-    ):
+    # A paused replica is fine (the window stops at what it applied); a broken one is not.
+    # Its error text is not repeated: it can quote key values of the failed row.
+    if replication and (replication["Last_IO_Errno"] or replication["Last_SQL_Errno"]):
         raise CardlakeError(
-            f"replica {endpoint.display} is not replicating (IO thread "
-            f"{replication['Slave_IO_Running']}, SQL thread {replication['Slave_SQL_Running']}"
-            f"{': ' + replication['Last_Error'] if replication['Last_Error'] else ''}); "
-            "its data is stale, so nothing was read. Fix replication (START SLAVE) and rerun"
+            f"replica {endpoint.display} has a replication error (IO error "
+            f"{replication['Last_IO_Errno']}, SQL error {replication['Last_SQL_Errno']}); "
+            "nothing was read. See SHOW SLAVE STATUS on the replica, repair it and rerun"
         )
     if not (int(flags["ro"]) or int(flags["innodb_ro"])) and not allow_primary:
         raise CardlakeError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -64,14 +65,38 @@ def test_missing_jdbc_jar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         jdbc_jar()
 
 
+def _run_sql(role: str, user: str, sql: str) -> None:
+    import pymysql
+
+    ep = stack.endpoint(role, user)
+    with (
+        pymysql.connect(
+            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
+        ) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute(sql)
+        conn.commit()
+
+
 @pytest.mark.stack
-def test_stopped_replication_is_refused(source_stack: Path) -> None:
+def test_broken_replication_is_refused_without_quoting_the_error(source_stack: Path) -> None:
     replica = stack.ServerPaths("replica", source_stack)
-    stack._admin_sql(replica, "STOP SLAVE SQL_THREAD")
-    try:
-        with pytest.raises(CardlakeError, match=r"not replicating .* SQL thread No"):
-            guard_replica(stack.endpoint("replica", "etl"))
-    finally:
-        stack._admin_sql(replica, "START SLAVE SQL_THREAD")
+    _run_sql("primary", "app", "CREATE TABLE conflict_probe (id INT PRIMARY KEY, email TEXT)")
     stack.wait_for_replica(source_stack)
+    # A row written behind replication's back makes the next replicated insert collide.
+    stack._admin_sql(replica, "INSERT INTO cardissuer.conflict_probe VALUES (7, 'x')")
+    _run_sql("primary", "app", "INSERT INTO conflict_probe VALUES (7, 'hanako@example.jp')")
+    deadline = time.monotonic() + 30
+    while stack.replica_health(source_stack).sql_running == "Yes":
+        assert time.monotonic() < deadline
+    try:
+        with pytest.raises(CardlakeError, match=r"replication error .* SQL error 1062") as err:
+            guard_replica(stack.endpoint("replica", "etl"))
+        assert "hanako" not in str(err.value) and "'7'" not in str(err.value)
+    finally:
+        stack._admin_sql(replica, "DELETE FROM cardissuer.conflict_probe; START SLAVE SQL_THREAD")
+        stack.wait_for_replica(source_stack)
+        _run_sql("primary", "app", "DROP TABLE conflict_probe")
+        stack.wait_for_replica(source_stack)
     guard_replica(stack.endpoint("replica", "etl"))

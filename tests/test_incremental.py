@@ -236,3 +236,37 @@ def test_every_run_leaves_an_audit_record_on_success_and_failure(
     )
     outcomes = dict(rows)
     assert outcomes["failed"] >= 1 and outcomes["succeeded"] >= 1
+
+
+def test_paused_replication_is_reported_and_never_skipped_past(
+    spark: SparkSession, test_keys: DocumentKeyProvider, env: dict, source_stack: Path
+) -> None:
+    bq = warehouse.client()
+    _run(spark, test_keys, env)
+    replica = stack.ServerPaths("replica", source_stack)
+    stack._admin_sql(replica, "STOP SLAVE SQL_THREAD")
+    try:
+        next_id = _primary(f"SELECT MAX(repayment_id) + 1 FROM {TABLE}")[0][0]
+        _primary(
+            f"INSERT INTO {TABLE} SELECT repayment_id + %s, statement_id, member_id, channel, "
+            f"store_chain, amount, paid_at, created_at, UTC_TIMESTAMP(6) FROM {TABLE} LIMIT 3",
+            (next_id,),
+        )
+        time.sleep(SAFETY_LAG.total_seconds() + 0.5)
+        paused = _run(spark, test_keys, env)
+        assert paused.replication == "SQL thread stopped"
+        assert paused.kind == "incremental"
+        _, rows = warehouse.query_rows(
+            bq,
+            f"select count(*) from `{warehouse_settings().project}.raw.{TABLE}` "
+            f"where repayment_id >= {next_id}",
+        )
+        assert rows[0][0] == 0, "the replica does not have them yet"
+    finally:
+        stack._admin_sql(replica, "START SLAVE SQL_THREAD")
+    stack.wait_for_replica()
+    time.sleep(SAFETY_LAG.total_seconds() + 0.5)
+    resumed = _run(spark, test_keys, env)
+    assert resumed.replication == "running"
+    _assert_warehouse_equals_source(bq)
+    _primary(f"DELETE FROM {TABLE} WHERE repayment_id >= %s", (next_id,))
