@@ -57,12 +57,24 @@ def cmd_stack(args: argparse.Namespace) -> None:
         print(format_table(["item", "value"], stack.status()))
 
 
-def cmd_seed(args: argparse.Namespace) -> None:
+def _seed_source(spec: Any) -> tuple[dict[str, int], float]:
+    """Replace the source data; its bookmarks no longer apply, so the next runs are full."""
     from etl import seed, stack
+    from etl.bookmarks import BookmarkStore
 
-    spec = seed.SeedSpec(args.members, args.days, args.seed, args.end_date)
     counts, seconds = seed.seed(stack.endpoint("primary", "app"), spec)
     stack.wait_for_replica()
+    store = BookmarkStore()
+    for table in counts:
+        store.delete(table)
+    return counts, seconds
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    from etl import seed
+
+    spec = seed.SeedSpec(args.members, args.days, args.seed, args.end_date)
+    counts, seconds = _seed_source(spec)
     total = sum(counts.values())
     print(format_table(["table", "rows"], sorted(counts.items())))
     print(
@@ -271,8 +283,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             emulator.up()
     with progress.stage(f"seed {args.members:,} members over {args.days} days on the primary"):
         spec = seed.SeedSpec(args.members, args.days, args.seed, dt.datetime.now(dt.UTC).date())
-        counts, _ = seed.seed(stack.endpoint("primary", "app"), spec)
-        stack.wait_for_replica()
+        counts, _ = _seed_source(spec)
         print(f"      {sum(counts.values()):,} rows, replica caught up")
     with progress.stage(
         "extract from the replica, mask, write Parquet, load BigQuery (all tables)"
