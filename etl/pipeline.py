@@ -34,6 +34,7 @@ class TableRun:
     k_anonymity: str | None
     replica_lag_s: int | None
     replication: str
+    zero_dates: str | None
 
 
 def run_tables(
@@ -73,6 +74,7 @@ def run_tables(
             None,
             key_versions,
             None,
+            None,
             "running",
             None,
         )
@@ -109,6 +111,7 @@ def run_tables(
             rows_in_warehouse=result.rows_loaded,
             data_quality=result.quality,
             replica_lag_s=result.replica_lag_s,
+            zero_dates_to_null=result.zero_dates,
             outcome="succeeded",
         )
         runrecord.append(succeeded, bq, settings)
@@ -160,6 +163,7 @@ def _run_table(
         k_anonymity=extracted.k_anonymity.summary if extracted.k_anonymity else None,
         replica_lag_s=extracted.window.replica_lag_s,
         replication=extracted.window.replication,
+        zero_dates=", ".join(f"{c}={n}" for c, n in extracted.zero_dates.items()) or None,
     )
 
 

@@ -37,6 +37,7 @@ SCHEMA = pa.schema(
         ("data_quality", pa.string()),
         ("key_versions", pa.string()),
         ("replica_lag_s", pa.int64()),
+        ("zero_dates_to_null", pa.string()),
         ("outcome", pa.string()),
         ("error", pa.string()),
     ]
@@ -58,6 +59,7 @@ class RunRecord:
     data_quality: str | None
     key_versions: str
     replica_lag_s: int | None
+    zero_dates_to_null: str | None
     outcome: str
     error: str | None
 

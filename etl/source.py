@@ -137,6 +137,31 @@ def plan_window(
     return ExtractWindow(manifest.cursor, lower, upper, lag, state)
 
 
+def zero_dates(
+    endpoint: Endpoint, manifest: TableManifest, window: ExtractWindow
+) -> dict[str, int]:
+    """Per DATE/DATETIME/TIMESTAMP column, rows of the window holding a MySQL zero date.
+
+    The JDBC read turns them into NULL; the counts go to the run record.
+    """
+    with connect(endpoint) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s AND data_type IN ('date', 'datetime', 'timestamp')",
+            (endpoint.database, manifest.table),
+        )
+        columns = [str(r[0]) for r in cur.fetchall() if r[0] in manifest.selected_columns]
+        if not columns:
+            return {}
+        sums = ", ".join(
+            f"COALESCE(SUM(CAST(`{c}` AS CHAR) LIKE '0000-00-00%%'), 0)" for c in columns
+        )
+        cur.execute(f"SELECT {sums} FROM `{manifest.table}` WHERE {window.predicate()}")
+        row = cur.fetchone()
+    assert row is not None
+    return {c: int(n) for c, n in zip(columns, row, strict=True) if int(n)}
+
+
 def source_count(endpoint: Endpoint, table: str, window: ExtractWindow) -> int:
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT COUNT(*) FROM `{table}` WHERE {window.predicate()}")
@@ -201,6 +226,7 @@ def jdbc_url(endpoint: Endpoint) -> str:
     return (
         f"jdbc:mysql://{endpoint.host}:{endpoint.port}/{endpoint.database}"
         f"?permitMysqlScheme&sessionVariables={session}&useCursorFetch=false"
+        "&zeroDateTimeBehavior=convertToNull"
     )
 
 

@@ -31,6 +31,7 @@ GOLDEN = [
     (MAX_U64, "9999999999999999.99", "2024-12-31 15:00:00", "1970-01-01", 1, "東京 🎉 Ünïcode"),
     (1, "-9999999999999999.99", "2025-01-01 00:00:00", "2038-01-19", 0, None),
     (2, None, "2025-06-30 23:59:59.999999", None, None, ""),
+    (3, "0.00", "2025-07-01 00:00:00", "0000-00-00", None, "zero date"),
 ]
 
 
@@ -56,7 +57,12 @@ def golden(
         " updated_at DATETIME(6) NOT NULL)"
     )
     for row in GOLDEN:
-        _primary("INSERT INTO golden_types VALUES (%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6))", row)
+        # A lax sql_mode, as legacy applications run, lets zero dates in.
+        _primary(
+            "SET STATEMENT sql_mode = '' FOR "
+            "INSERT INTO golden_types VALUES (%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
+            row,
+        )
     stack.wait_for_replica()
     manifests = tmp_path / "manifests"
     shutil.copytree(MANIFEST_DIR, manifests)
@@ -107,7 +113,7 @@ def _expected() -> list[tuple]:
             decimal.Decimal(i),
             None if amount is None else decimal.Decimal(amount),
             dt.datetime.fromisoformat(at).replace(tzinfo=utc),
-            None if d is None else dt.date.fromisoformat(d),
+            None if d in (None, "0000-00-00") else dt.date.fromisoformat(d),
             None if flag is None else bool(flag),
             txt,
         )
@@ -142,6 +148,14 @@ def test_golden_row_round_trips_exactly(
         zip(table.column("id").to_pylist(), table.column("business_date").to_pylist(), strict=True)
     )
     assert str(dates[decimal.Decimal(MAX_U64)]) == "2025-01-01"
+
+    import json
+
+    from etl.runrecord import record_file
+
+    last = json.loads(record_file().read_text().splitlines()[-1])
+    assert (last["table_name"], last["outcome"]) == ("golden_types", "succeeded")
+    assert last["zero_dates_to_null"] == "d=1"
 
     settings = warehouse_settings()
     _, bq_rows = warehouse.query_rows(

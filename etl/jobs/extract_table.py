@@ -33,6 +33,7 @@ from etl.source import (
     source_columns,
     source_count,
     source_endpoint,
+    zero_dates,
 )
 from etl.spark import build_session
 from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
@@ -50,6 +51,7 @@ class ExtractResult:
     window: ExtractWindow
     quality: QualityReport
     k_anonymity: KAnonymityReport | None
+    zero_dates: dict[str, int]
     pending_bookmark: Bookmark | None  # committed only after the warehouse load succeeded
 
 
@@ -101,6 +103,7 @@ def run(
     since = previous.watermark_at if previous else None
     window = plan_window(endpoint, manifest, since, lookback, SAFETY_LAG)
     extracted_at = dt.datetime.now(dt.UTC)
+    zero = zero_dates(endpoint, manifest, window)
     source = extract_table(spark, endpoint, manifest, num_partitions, window)
     check_dialect_canary(source)
     masked, k_report = with_k_anonymity(
@@ -132,7 +135,7 @@ def run(
             run_id,
             dt.datetime.now(dt.UTC).isoformat(),
         )
-    return ExtractResult(snapshot, endpoint.display, window, quality, k_report, pending)
+    return ExtractResult(snapshot, endpoint.display, window, quality, k_report, zero, pending)
 
 
 def main(argv: list[str] | None = None) -> None:
