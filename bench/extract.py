@@ -81,21 +81,13 @@ def main() -> None:
 
 
 def _update_primary(changed: int) -> None:
-    import pymysql
-
-    ep = stack.endpoint("primary", "app")
-    with (
-        pymysql.connect(
-            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute(
-            "UPDATE transactions SET txn_type = 'refund', updated_at = UTC_TIMESTAMP(6) "
-            "WHERE transaction_id %% 100 = 7 LIMIT %s",
-            (changed,),
-        )
-        conn.commit()
+    stack.execute(
+        "primary",
+        "app",
+        "UPDATE transactions SET txn_type = 'refund', updated_at = UTC_TIMESTAMP(6) "
+        "WHERE transaction_id %% 100 = 7 LIMIT %s",
+        (changed,),
+    )
 
 
 if __name__ == "__main__":

@@ -301,6 +301,28 @@ def endpoint(role: str, user: str, base: Path | None = None) -> Endpoint:
     )
 
 
+def execute(role: str, user: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement on the local stack as one of its logins; commit; return its rows."""
+    import pymysql
+
+    ep = endpoint(role, user)
+    with (
+        pymysql.connect(
+            host=ep.host,
+            port=ep.port,
+            user=ep.user,
+            password=ep.password,
+            database=ep.database,
+            charset="utf8mb4",
+        ) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute(sql, args)
+        rows = list(cur.fetchall())
+        conn.commit()
+    return rows
+
+
 def wait_for_replica(base: Path | None = None, timeout_s: float = 60) -> None:
     """Block until the replica has applied everything the primary has binlogged."""
     base = base or stack_dir()

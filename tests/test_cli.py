@@ -66,17 +66,7 @@ def test_missing_jdbc_jar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def _run_sql(role: str, user: str, sql: str) -> None:
-    import pymysql
-
-    ep = stack.endpoint(role, user)
-    with (
-        pymysql.connect(
-            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute(sql)
-        conn.commit()
+    stack.execute(role, user, sql)
 
 
 @pytest.mark.stack

@@ -8,7 +8,6 @@ import hmac
 import shutil
 from pathlib import Path
 
-import pymysql
 import pytest
 from pyspark.sql import SparkSession
 
@@ -23,16 +22,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.spark]
 
 
 def _on_primary(sql: str) -> list[tuple]:
-    ep = stack.endpoint("primary", "app")
-    with (
-        pymysql.connect(
-            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute(sql)
-        rows = list(cur.fetchall())
-        conn.commit()
+    rows = stack.execute("primary", "app", sql)
     stack.wait_for_replica()
     return rows
 

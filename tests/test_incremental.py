@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pymysql
 import pytest
 from google.cloud import bigquery
 from pyspark.sql import SparkSession
@@ -28,17 +27,7 @@ TABLE = "repayments"
 
 
 def _primary(sql: str, args: tuple = ()) -> list[tuple]:
-    ep = stack.endpoint("primary", "app")
-    with (
-        pymysql.connect(
-            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute(sql, args)
-        rows = list(cur.fetchall())
-        conn.commit()
-    return rows
+    return stack.execute("primary", "app", sql, args)
 
 
 def _source_state() -> set[tuple]:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.dataset as ds
-import pymysql
 import pytest
 
 from etl import stack, warehouse
@@ -36,15 +35,7 @@ GOLDEN = [
 
 
 def _primary(sql: str, args: tuple = ()) -> None:
-    ep = stack.endpoint("primary", "app")
-    with (
-        pymysql.connect(
-            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute(sql, args)
-        conn.commit()
+    stack.execute("primary", "app", sql, args)
 
 
 @pytest.fixture()
@@ -169,7 +160,6 @@ def test_golden_row_round_trips_exactly(
 @pytest.fixture()
 def standalone_cluster(tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    spark_class = str(PYSPARK_HOME / "bin" / "spark-class")
     env = {
         **os.environ,
         "SPARK_HOME": str(PYSPARK_HOME),
@@ -177,47 +167,32 @@ def standalone_cluster(tmp_path: Path) -> Iterator[str]:
         "SPARK_WORKER_DIR": str(tmp_path / "worker"),
         "PYSPARK_PYTHON": sys.executable,
     }
-    master_url = f"spark://127.0.0.1:{port}"
-    procs = [
-        subprocess.Popen(
+
+    def daemon(main_class: str, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
-                spark_class,
-                "org.apache.spark.deploy.master.Master",
+                str(PYSPARK_HOME / "bin" / "spark-class"),
+                main_class,
                 "--host",
                 "127.0.0.1",
-                "--port",
-                str(port),
                 "--webui-port",
                 str(free_port()),
+                *args,
             ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-    ]
+
+    master_url = f"spark://127.0.0.1:{port}"
+    procs = [daemon("org.apache.spark.deploy.master.Master", "--port", str(port))]
     deadline = time.monotonic() + 60
     while port_free(port) and time.monotonic() < deadline:
         time.sleep(0.2)
     procs.append(
-        subprocess.Popen(
-            [
-                spark_class,
-                "org.apache.spark.deploy.worker.Worker",
-                master_url,
-                "--host",
-                "127.0.0.1",
-                "--cores",
-                "2",
-                "--memory",
-                "2g",
-                "--webui-port",
-                str(free_port()),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        daemon(
+            "org.apache.spark.deploy.worker.Worker", "--cores", "2", "--memory", "2g", master_url
         )
     )
     yield master_url

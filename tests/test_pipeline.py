@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pymysql
 import pytest
 from google.cloud import bigquery
 from pyspark.sql import SparkSession
@@ -54,15 +53,7 @@ def bq(bq_emulator: str) -> bigquery.Client:
 
 
 def _source(sql: str) -> list[tuple]:
-    ep = stack.endpoint("primary", "app")
-    with (
-        pymysql.connect(
-            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute(sql)
-        return list(cur.fetchall())
+    return stack.execute("primary", "app", sql)
 
 
 def _raw(table: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
-import pymysql
 import pytest
 
 from etl import seed, stack
@@ -51,15 +50,8 @@ def test_memos_carry_realistic_dirt() -> None:
 
 
 def _checksums() -> dict[str, int]:
-    ep = stack.endpoint("primary", "app")
-    with (
-        pymysql.connect(
-            host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-        ) as conn,
-        conn.cursor() as cur,
-    ):
-        cur.execute("CHECKSUM TABLE " + ", ".join(TABLE_ORDER) + " EXTENDED")
-        return {str(name).split(".")[-1]: int(value) for name, value in cur.fetchall()}
+    rows = stack.execute("primary", "app", "CHECKSUM TABLE " + ", ".join(TABLE_ORDER) + " EXTENDED")
+    return {str(name).split(".")[-1]: int(value) for name, value in rows}
 
 
 @pytest.mark.stack
