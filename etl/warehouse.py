@@ -138,7 +138,10 @@ def load_snapshot(
         try:
             _load_file(bq, dataset, staging, f"cardlake_stage_{snapshot.table}_{snapshot.run_id}")
             job_id = f"cardlake_merge_{snapshot.table}_{snapshot.run_id}"
-            bq.query(_merge_sql(table_id, staging, schema, primary_key), job_id=job_id).result()
+            # A fixed id makes a retried MERGE answer "already exists", never run twice.
+            bq.query(
+                _merge_sql(table_id, staging, schema, primary_key), job_id=job_id, job_retry=None
+            ).result()
         finally:
             bq.delete_table(staging, not_found_ok=True)
     return LoadResult(snapshot.table, job_id, int(bq.get_table(table_id).num_rows or 0))
