@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -84,11 +85,34 @@ def test_tokens_equal_the_python_reference(
         assert [None if g is None else bytes(g) for g in got] == want, kind
 
 
+def _pan(prefix: str, length: int, seed: int) -> str:
+    """A generated Luhn-valid PAN (fixtures never hold literal card numbers)."""
+    rng = random.Random(seed)
+    body = prefix + "".join(str(rng.randrange(10)) for _ in range(length - len(prefix) - 1))
+    return next(body + c for c in "0123456789" if luhn_valid(body + c))
+
+
+def _broken(pan: str) -> str:
+    """The same digits with the check digit off by one: not a PAN."""
+    return pan[:-1] + str((int(pan[-1]) + 1) % 10)
+
+
+def _grouped(pan: str, sizes: tuple[int, ...], sep: str) -> str:
+    out, i = [], 0
+    for size in sizes:
+        out.append(pan[i : i + size])
+        i += size
+    return sep.join(out)
+
+
+VISA, MASTER, AMEX, LONG = _pan("4", 16, 1), _pan("5", 16, 2), _pan("37", 15, 3), _pan("6", 19, 4)
+
+
 def test_token_is_plain_hmac_of_the_normalized_value() -> None:
     key = b"k" * 32
     assert (
-        token("4111-1111 1111 1111", key, "pan")
-        == hmac.new(key, b"4111111111111111", hashlib.sha256).digest()
+        token(_grouped(VISA, (4, 4, 4, 4), "-"), key, "pan")
+        == hmac.new(key, VISA.encode(), hashlib.sha256).digest()
     )
     assert token("  Taro@Example.COM ", key, "email") == token("taro@example.com", key, "email")
     assert token("090-1234-5678", key, "phone") == token("+81 90 1234 5678", key, "phone")
@@ -99,13 +123,13 @@ def test_token_is_plain_hmac_of_the_normalized_value() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("card 4111 1111 1111 1111 ok", "card [PAN] ok"),
-        ("amex 3782-822463-10005", "amex [PAN]"),
-        ("19 digits 6011000990139424000x", "19 digits 6011000990139424000x"),  # not Luhn-valid
-        ("19 digits 4000000000000000006 end", "19 digits [PAN] end"),
-        ("order 1234567890123456", "order 1234567890123456"),  # 16 digits, not Luhn-valid
-        ("two 4111111111111111 and 5555555555554444", "two [PAN] and [PAN]"),
-        ("longer run 41111111111111110000", "longer run 41111111111111110000"),
+        (f"card {_grouped(VISA, (4, 4, 4, 4), ' ')} ok", "card [PAN] ok"),
+        (f"amex {_grouped(AMEX, (4, 6, 5), '-')}", "amex [PAN]"),
+        (f"19 digits {_broken(LONG)}x", f"19 digits {_broken(LONG)}x"),
+        (f"19 digits {LONG} end", "19 digits [PAN] end"),
+        (f"order {_broken(VISA)}", f"order {_broken(VISA)}"),  # 16 digits, not Luhn-valid
+        (f"two {VISA} and {MASTER}", "two [PAN] and [PAN]"),
+        (f"longer run {VISA}0000", f"longer run {VISA}0000"),  # 20 digits: no PAN
         ("mail Taro.Y@example.co.jp please", "mail [EMAIL] please"),
         ("call 090-1234-5678 or +81 3-1234-5678", "call [PHONE] or [PHONE]"),
         ("日本語 🎉 only", "日本語 🎉 only"),
@@ -119,12 +143,12 @@ def test_redaction(spark: SparkSession, text: str | None, expected: str | None) 
 
 def test_pan_counter_counts_rows_not_values(spark: SparkSession) -> None:
     df = spark.createDataFrame(
-        [("4111111111111111", "x"), ("note 5555 5555 5555 4444", None), ("1234567890123456", "y")],
+        [(VISA, "x"), (f"note {_grouped(MASTER, (4, 4, 4, 4), ' ')}", None), (_broken(VISA), "y")],
         "a string, b string",
     )
     assert count_pans(df) == {"a": 2, "b": 0}
 
 
 def test_reference_luhn() -> None:
-    assert luhn_valid("4111111111111111") and luhn_valid("378282246310005")
-    assert not luhn_valid("4111111111111112") and not luhn_valid("41111x11")
+    assert all(luhn_valid(p) for p in (VISA, MASTER, AMEX, LONG))
+    assert not luhn_valid(_broken(VISA)) and not luhn_valid("41111x11")
