@@ -360,7 +360,8 @@ def generate(spec: SeedSpec) -> dict[str, pd.DataFrame]:
     )
 
     # Credit screening: every member applies once, shortly after registering.
-    applied_us = reg_us + rng.integers(0, 2 * US_PER_DAY, n)
+    # Nothing is dated after end_date: a source never holds rows from the future.
+    applied_us = np.minimum(reg_us + rng.integers(0, 2 * US_PER_DAY, n), end - 1)
     decision_delay = (rng.exponential(0.8, n) * US_PER_DAY).astype(np.int64) + 600_000_000
     decided_us = applied_us + decision_delay
     outcome = _choice(rng, ["approved", "rejected"], n, [0.70, 0.30])
