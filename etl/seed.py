@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pymysql
 
 from etl.source_schema import TABLE_ORDER, metadata
 from etl.stack import Endpoint
@@ -628,15 +627,7 @@ def load(endpoint: Endpoint, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     metadata.create_all(engine)
     engine.dispose()
     counts: dict[str, int] = {}
-    conn = pymysql.connect(
-        host=endpoint.host,
-        port=endpoint.port,
-        user=endpoint.user,
-        password=endpoint.password,
-        database=endpoint.database,
-        charset="utf8mb4",
-        local_infile=True,
-    )
+    conn = endpoint.connect(local_infile=True)
     try:
         with tempfile.TemporaryDirectory(prefix="cardlake-seed-") as tmp, conn.cursor() as cur:
             for name in TABLE_ORDER:

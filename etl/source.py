@@ -40,14 +40,9 @@ def source_endpoint() -> Endpoint:
 
 
 def connect(endpoint: Endpoint) -> pymysql.connections.Connection:
+    """A read-only session with a statement timeout: every query the ETL runs on the source."""
     try:
-        return pymysql.connect(
-            host=endpoint.host,
-            port=endpoint.port,
-            user=endpoint.user,
-            password=endpoint.password,
-            database=endpoint.database,
-            charset="utf8mb4",
+        connection: pymysql.connections.Connection = endpoint.connect(
             connect_timeout=10,
             init_command=(
                 f"SET SESSION tx_read_only = 1, SESSION max_statement_time = {STATEMENT_TIMEOUT_S}"
@@ -57,6 +52,7 @@ def connect(endpoint: Endpoint) -> pymysql.connections.Connection:
         raise CardlakeError(
             f"cannot connect to source {endpoint.display}: {exc.args[-1]}"
         ) from None
+    return connection
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,20 @@ class Endpoint:
     def display(self) -> str:
         return f"{self.user}@{self.host}:{self.port}/{self.database}"
 
+    def connect(self, **options: Any) -> Any:
+        """A pymysql connection to this endpoint (utf8mb4), with extra pymysql options."""
+        import pymysql
+
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=self.database,
+            charset="utf8mb4",
+            **options,
+        )
+
     def sqlalchemy_url(self) -> str:
         from sqlalchemy.engine import URL
 
@@ -303,20 +317,7 @@ def endpoint(role: str, user: str, base: Path | None = None) -> Endpoint:
 
 def execute(role: str, user: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Run one statement on the local stack as one of its logins; commit; return its rows."""
-    import pymysql
-
-    ep = endpoint(role, user)
-    with (
-        pymysql.connect(
-            host=ep.host,
-            port=ep.port,
-            user=ep.user,
-            password=ep.password,
-            database=ep.database,
-            charset="utf8mb4",
-        ) as conn,
-        conn.cursor() as cur,
-    ):
+    with endpoint(role, user).connect() as conn, conn.cursor() as cur:
         cur.execute(sql, args)
         rows = list(cur.fetchall())
         conn.commit()

@@ -16,10 +16,8 @@ pytestmark = pytest.mark.stack
 
 
 def _connect(role: str, user: str) -> pymysql.connections.Connection:
-    ep = stack.endpoint(role, user)
-    return pymysql.connect(
-        host=ep.host, port=ep.port, user=ep.user, password=ep.password, database=ep.database
-    )
+    connection: pymysql.connections.Connection = stack.endpoint(role, user).connect()
+    return connection
 
 
 def test_rows_written_on_primary_reach_the_replica(source_stack: Path) -> None:
