@@ -82,7 +82,7 @@ def tokenizers(spark: SparkSession, rows: int) -> list[list[object]]:
 
 def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[object]], int]:
     from etl.jobs.extract_table import with_business_date
-    from etl.source import extract_table, plan_window, source_endpoint
+    from etl.source import extract_table, plan_window, source_columns, source_endpoint
     from masking.keys import DocumentKeyProvider, new_key_document
     from masking.manifest import manifest_for
     from masking.policy import to_masked
@@ -93,9 +93,10 @@ def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[obj
         endpoint = source_endpoint()
 
         window = plan_window(endpoint, manifest, None, dt.timedelta(0), dt.timedelta(0))
+        columns = source_columns(endpoint, manifest.table)
 
         def job(masked: bool) -> None:
-            df = extract_table(spark, endpoint, manifest, num_partitions=4, window=window)
+            df = extract_table(spark, endpoint, manifest, 4, window, columns)
             if masked:
                 df = to_masked(df, manifest, keys, as_of=pd.Timestamp.now().date())
             target = Path(out) / ("masked" if masked else "copy")

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from etl.config import state_dir
+from etl.fileio import write_atomically
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,7 @@ class BookmarkStore:
     def _put(self, key: str, text: str) -> None:
         scheme, _, rest = key.partition("://")
         if not rest:
-            path = Path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            write_atomically(Path(key), text)
             return
         bucket, _, name = rest.partition("/")
         if scheme == "s3":

@@ -8,13 +8,14 @@ leaves the previous snapshot and pointer untouched; readers always see a complet
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
+
+from etl.fileio import write_atomically
 
 BUSINESS_DATE = "business_date"
 KEEP_RUNS = 3
@@ -39,9 +40,6 @@ class Snapshot:
     def data_dir(self) -> Path:
         return Path(self.path)
 
-    def files(self) -> list[Path]:
-        return sorted(self.data_dir.rglob("*.parquet"))
-
 
 def table_dir(lake: Path, table: str) -> Path:
     return lake / table
@@ -53,14 +51,10 @@ def write_snapshot(
     """Write the run's Parquet files; the snapshot is not visible until published."""
     data_dir = table_dir(lake, table) / "runs" / run_id
     partitioned_by = BUSINESS_DATE if BUSINESS_DATE in df.columns else None
-    writer = df.write.mode("errorifexists").option("compression", "zstd")
+    frame = df.repartition(partitioned_by) if partitioned_by else df
+    writer = frame.write.mode("errorifexists").option("compression", "zstd")
     if partitioned_by:
-        writer = (
-            df.repartition(partitioned_by)
-            .write.mode("errorifexists")
-            .option("compression", "zstd")
-            .partitionBy(partitioned_by)
-        )
+        writer = writer.partitionBy(partitioned_by)
     writer.parquet(str(data_dir))
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in data_dir.rglob("*.parquet"))
     previous = current(lake, table)
@@ -71,10 +65,9 @@ def write_snapshot(
 
 
 def publish(lake: Path, snapshot: Snapshot) -> None:
-    pointer = table_dir(lake, snapshot.table) / "CURRENT.json"
-    tmp = pointer.with_suffix(f".{snapshot.run_id}.tmp")
-    tmp.write_text(json.dumps(asdict(snapshot), indent=2))
-    os.replace(tmp, pointer)
+    write_atomically(
+        table_dir(lake, snapshot.table) / "CURRENT.json", json.dumps(asdict(snapshot), indent=2)
+    )
     _prune(lake, snapshot.table, keep=KEEP_RUNS)
 
 

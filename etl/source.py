@@ -232,14 +232,15 @@ def extract_table(
     manifest: TableManifest,
     num_partitions: int,
     window: ExtractWindow,
+    columns: dict[str, bool],
     fetch_size: int = 10_000,
 ) -> DataFrame:
     """Read the manifest's selected columns of the window in parallel key ranges.
 
     The fail-closed classification check runs first, before any row is read.
     """
-    check_source_columns(manifest, list(source_columns(endpoint, manifest.table)))
-    columns = ", ".join(f"`{c}`" for c in manifest.selected_columns)
+    check_source_columns(manifest, list(columns))
+    selected = ", ".join(f"`{c}`" for c in manifest.selected_columns)
     reader = (
         spark.read.format("jdbc")
         .option("url", jdbc_url(endpoint))
@@ -248,7 +249,7 @@ def extract_table(
         .option("password", endpoint.password)
         .option(
             "dbtable",
-            f"(SELECT {columns} FROM `{manifest.table}` WHERE {window.predicate()}) AS src",
+            f"(SELECT {selected} FROM `{manifest.table}` WHERE {window.predicate()}) AS src",
         )
         .option("fetchsize", str(fetch_size))
         .option("queryTimeout", str(STATEMENT_TIMEOUT_S))

@@ -20,6 +20,7 @@ from typing import Any
 
 from etl.config import SOURCE_DATABASE, state_dir
 from etl.errors import CardlakeError
+from etl.fileio import write_atomically
 from etl.localproc import port_free, process_alive
 
 DEFAULT_PRIMARY_PORT = 33061
@@ -277,9 +278,7 @@ def up(
         START SLAVE;
         """,
     )
-    secrets_file = base / "secrets.json"
-    secrets_file.touch(mode=0o600)
-    secrets_file.write_text(json.dumps(creds))
+    write_atomically(base / "secrets.json", json.dumps(creds), private=True)
     state: dict[str, Any] = {
         "primary": {"host": "127.0.0.1", "port": primary_port, "socket": str(primary.socket)},
         "replica": {"host": "127.0.0.1", "port": replica_port, "socket": str(replica.socket)},

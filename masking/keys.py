@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from etl.errors import CardlakeError
+from etl.fileio import write_atomically
 
 KEY_NAMES = ("pan", "pii")
 MIN_KEY_BYTES = 32  # 256-bit keys: well above PCI's 128-bit effective strength
@@ -30,9 +31,6 @@ class TokenKey:
     name: str
     version: int
     material: bytes = field(repr=False)
-
-    def __str__(self) -> str:
-        return f"{self.name}/v{self.version}"
 
 
 class KeyProvider(Protocol):
@@ -103,10 +101,7 @@ def describe(document: dict[str, Any]) -> list[tuple[str, int, str]]:
 
 
 def save_key_file(path: Path, document: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.touch(mode=0o600)
-    tmp.write_text(json.dumps(document, indent=2))
-    tmp.replace(path)
+    write_atomically(path, json.dumps(document, indent=2), private=True)
 
 
 def local_key_file() -> Path:
@@ -117,9 +112,7 @@ def local_key_file() -> Path:
 
 def load_or_create_key_file(path: Path) -> dict[str, Any]:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(new_key_document(dev_only=True), indent=2))
+        save_key_file(path, new_key_document(dev_only=True))
     document: dict[str, Any] = json.loads(path.read_text())
     return document
 

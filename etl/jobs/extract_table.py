@@ -104,7 +104,8 @@ def run(
     window = plan_window(endpoint, manifest, since, lookback, SAFETY_LAG)
     extracted_at = dt.datetime.now(dt.UTC)
     zero = zero_dates(endpoint, manifest, window)
-    source = extract_table(spark, endpoint, manifest, num_partitions, window)
+    columns = source_columns(endpoint, table)
+    source = extract_table(spark, endpoint, manifest, num_partitions, window, columns)
     check_dialect_canary(source)
     masked, k_report = with_k_anonymity(
         to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
@@ -112,11 +113,13 @@ def run(
     output = with_run_metadata(with_business_date(masked, manifest), run_id, extracted_at)
     kind = "full" if window.full else "incremental"
     snapshot = write_snapshot(output, lake, table, run_id, kind)
-    not_null = [c for c, nullable in source_columns(endpoint, table).items() if not nullable]
+    not_null = [c for c, nullable in columns.items() if not nullable]
     quality = validate(
         spark.read.parquet(snapshot.path), manifest, not_null, source_count(endpoint, table, window)
     )
-    (snapshot.data_dir / "_quality.json").write_text(json.dumps(asdict(quality), default=str))
+    (snapshot.data_dir / "_quality.json").write_text(
+        json.dumps({**asdict(quality), "success": quality.success}, default=str)
+    )
     if k_report is not None:
         (snapshot.data_dir / "_k_anonymity.json").write_text(json.dumps(asdict(k_report)))
     if not quality.success:

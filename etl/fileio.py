@@ -1,0 +1,19 @@
+"""Small-file writes that readers never see half done."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_atomically(path: Path, text: str, private: bool = False) -> None:
+    """Write to a sibling temp file, then rename over `path` (atomic on one filesystem).
+
+    private: the file is created 0600 before any byte is written (keys, passwords).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if private:
+        tmp.touch(mode=0o600)
+    tmp.write_text(text)
+    os.replace(tmp, path)
