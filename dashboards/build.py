@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from google.cloud import bigquery
 
-from etl import warehouse
+from etl import views, warehouse
 from etl.config import WarehouseSettings
 
 DASHBOARD_DIR = Path(__file__).resolve().parent
@@ -66,9 +66,9 @@ def load_dashboards(directory: Path = DASHBOARD_DIR) -> list[Dashboard]:
 def chart_rows(
     bq: bigquery.Client, settings: WarehouseSettings, chart: Chart
 ) -> list[tuple[Any, float]]:
-    view = next(v for v in warehouse.view_definitions() if v.name == chart.view)
+    view = next(v for v in views.view_definitions() if v.name == chart.view)
     sql = (
-        f"select {chart.dimension}, {chart.metric} from `{warehouse.view_id(settings, view)}` "
+        f"select {chart.dimension}, {chart.metric} from `{views.view_id(settings, view)}` "
         f"order by {chart.dimension}"
     )
     _, rows = warehouse.query_rows(bq, sql)

@@ -115,6 +115,7 @@ def _print_table_run(run: Any) -> None:
     )
     if run.k_anonymity:
         print(f"    k-anonymity {run.k_anonymity}", flush=True)
+    print(f"    reconciliation with the source: {run.reconciliation}", flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -180,7 +181,7 @@ def cmd_bookmarks(args: argparse.Namespace) -> None:
 
 
 def cmd_warehouse(args: argparse.Namespace) -> None:
-    from etl import emulator, warehouse
+    from etl import emulator, views, warehouse
     from etl.config import warehouse_settings
 
     settings = warehouse_settings()
@@ -190,9 +191,44 @@ def cmd_warehouse(args: argparse.Namespace) -> None:
         print(f"BigQuery emulator on http://127.0.0.1:{emulator.up(port=args.port)}")
     elif args.action == "down":
         print("stopped" if emulator.down() else "nothing was running")
-    else:
-        for view in warehouse.deploy_views(warehouse.client(settings), settings):
+    elif args.action == "deploy":
+        for view in views.deploy_views(warehouse.client(settings), settings, only=args.view):
             print(f"deployed {view}")
+    elif args.action == "dry-run":
+        if settings.use_emulator:
+            print(
+                "skipped: the local emulator cannot estimate bytes scanned. Set "
+                "CARDLAKE_BQ_PROJECT to dry-run the views against real BigQuery"
+            )
+            return
+        estimates = views.dry_run_views(warehouse.client(settings), settings, only=args.view)
+        print(
+            format_table(
+                ["view", "bytes scanned", "GiB"],
+                [
+                    (e.view, f"{e.bytes_processed:,}", f"{e.bytes_processed / 2**30:.3f}")
+                    for e in estimates
+                ],
+            )
+        )
+    else:
+        _test_views(settings)
+
+
+def _test_views(settings: Any) -> None:
+    from etl import sql_fixtures, warehouse
+
+    bq = warehouse.client(settings)
+    failed = []
+    for fixture in sql_fixtures.load_fixtures():
+        for check in sql_fixtures.run_fixture(bq, settings, fixture):
+            print(f"  {'ok  ' if check.passed else 'FAIL'} {fixture.name}: {check.view}")
+            if not check.passed:
+                failed.append(check)
+    for check in failed:
+        print(check.describe())
+    if failed:
+        raise CardlakeError(f"{len(failed)} view check(s) failed")
 
 
 def cmd_query(args: argparse.Namespace) -> None:
@@ -267,7 +303,7 @@ def cmd_keys(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from dashboards.build import build_all
-    from etl import emulator, seed, stack, warehouse
+    from etl import emulator, seed, stack, views, warehouse
     from etl.config import lake_dir, state_dir, warehouse_settings
 
     settings = warehouse_settings()
@@ -292,7 +328,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     with progress.stage("scan every published Parquet snapshot for PANs (counts only)"):
         _scan([r.snapshot_path for r in results])
     with progress.stage("deploy the KPI views"):
-        views = warehouse.deploy_views(warehouse.client(settings), settings)
+        deployed = views.deploy_views(warehouse.client(settings), settings)
     with progress.stage("build the dashboards"):
         pages = build_all(state_dir() / "dashboards", settings)
     print()
@@ -306,10 +342,10 @@ Source      primary {stack.endpoint("primary", "app").display} (writes)
             replica {stack.endpoint("replica", "etl").display} (the only endpoint the ETL reads)
 Parquet     {lake_dir()}/<table>/CURRENT.json points at the published run
 Warehouse   {"BigQuery emulator " + emulator.endpoint_url() if settings.use_emulator else "BigQuery"} project {settings.project}
-Views       {", ".join(v.rsplit(".", 1)[1] for v in views)}
+Views       {len(deployed)} views in {settings.project}: {settings.stg_dataset}, {settings.mart_dataset}
 Dashboards  {", ".join(str(p) for p in pages)}
 
-Try:  .venv/bin/cardlake query "select * from \\`{views[-1]}\\` order by 1 desc limit 7"
+Try:  .venv/bin/cardlake query "select * from \\`{settings.project}.{settings.mart_dataset}.kpi_daily_gmv\\` order by 1 desc limit 7"
 Stop: .venv/bin/cardlake stack down && .venv/bin/cardlake warehouse down""")
 
 
@@ -353,8 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("warehouse", help="local BigQuery emulator and view deployment")
-    p.add_argument("action", choices=["up", "down", "deploy"])
+    p.add_argument(
+        "action",
+        choices=["up", "down", "deploy", "dry-run", "test"],
+        help="deploy: create or replace the views; dry-run: bytes each view would scan (real "
+        "BigQuery only); test: run the SQL fixture tests in warehouse_sql/tests",
+    )
     p.add_argument("--port", type=int, default=19050)
+    p.add_argument(
+        "--view", action="append", help="deploy/dry-run this view and what it reads (repeatable)"
+    )
     p.set_defaults(func=cmd_warehouse)
 
     p = sub.add_parser("query", help="run SQL on the configured warehouse and print a table")

@@ -15,7 +15,10 @@ from etl import runrecord, warehouse
 from etl.bookmarks import BookmarkStore
 from etl.config import WarehouseSettings
 from etl.jobs import extract_table
+from etl.raw_tables import raw_table
+from etl.reconcile import reconcile
 from etl.runrecord import who
+from etl.source import source_endpoint
 from etl.source_schema import TABLE_ORDER
 from masking.keys import KEY_NAMES, KeyProvider
 from masking.manifest import manifest_for
@@ -35,6 +38,7 @@ class TableRun:
     replica_lag_s: int | None
     replication: str
     zero_dates: str | None
+    reconciliation: str
 
 
 def run_tables(
@@ -147,7 +151,19 @@ def _run_table(
         bookmarks=store,
     )
     manifest = manifest_for(table)
-    loaded = warehouse.load_snapshot(bq, settings, extracted.snapshot, manifest.primary_key)
+    raw = raw_table(manifest, extracted.source_types)
+    loaded = warehouse.load_snapshot(bq, settings, extracted.snapshot, raw)
+    reconciled = reconcile(
+        source_endpoint(),
+        bq,
+        settings,
+        manifest,
+        raw,
+        extracted.source_types,
+        extracted.window,
+        loaded.partitions,
+        run_id,
+    )
     if extracted.pending_bookmark is not None:
         store.write(extracted.pending_bookmark)
     return TableRun(
@@ -164,6 +180,7 @@ def _run_table(
         replica_lag_s=extracted.window.replica_lag_s,
         replication=extracted.window.replication,
         zero_dates=", ".join(f"{c}={n}" for c, n in extracted.zero_dates.items()) or None,
+        reconciliation=reconciled.summary,
     )
 
 

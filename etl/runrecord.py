@@ -9,39 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import io
 import json
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from google.cloud import bigquery
 
+from etl import opstables
 from etl.config import WarehouseSettings, state_dir
 from etl.errors import CardlakeError
-
-SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("table_name", pa.string()),
-        ("user", pa.string()),
-        ("host", pa.string()),
-        ("source_endpoint", pa.string()),
-        ("started_at", pa.timestamp("us", tz="UTC")),
-        ("finished_at", pa.timestamp("us", tz="UTC")),
-        ("kind", pa.string()),
-        ("rows_written", pa.int64()),
-        ("rows_in_warehouse", pa.int64()),
-        ("data_quality", pa.string()),
-        ("key_versions", pa.string()),
-        ("replica_lag_s", pa.int64()),
-        ("zero_dates_to_null", pa.string()),
-        ("outcome", pa.string()),
-        ("error", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -85,30 +62,10 @@ def append(record: RunRecord, bq: bigquery.Client | None, settings: WarehouseSet
         fh.write(json.dumps(asdict(record), default=str) + "\n")
     if bq is None:
         return
-    table_id = f"{settings.project}.{settings.ops_dataset}.run_records"
-    schema = [
-        bigquery.SchemaField(
-            f.name,
-            "TIMESTAMP"
-            if pa.types.is_timestamp(f.type)
-            else "INT64"
-            if pa.types.is_integer(f.type)
-            else "STRING",
-        )
-        for f in SCHEMA
-    ]
-    bq.create_table(bigquery.Table(table_id, schema=schema), exists_ok=True)
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist([asdict(record)], schema=SCHEMA), buffer)
-    buffer.seek(0)
-    config = bigquery.LoadJobConfig(
-        source_format=bigquery.SourceFormat.PARQUET,
-        write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
-        schema=schema,
+    opstables.append(
+        bq,
+        settings,
+        "run_records",
+        [asdict(record)],
+        f"cardlake_record_{record.table_name}_{record.run_id}_{record.outcome}",
     )
-    bq.load_table_from_file(
-        buffer,
-        table_id,
-        job_config=config,
-        job_id=f"cardlake_record_{record.table_name}_{record.run_id}_{record.outcome}",
-    ).result()

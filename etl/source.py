@@ -191,15 +191,24 @@ def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
         )
 
 
-def source_columns(endpoint: Endpoint, table: str) -> dict[str, bool]:
-    """Column name -> nullable, in table order."""
+@dataclass(frozen=True)
+class SourceColumn:
+    nullable: bool
+    column_type: str  # as information_schema spells it, e.g. "bigint(20) unsigned"
+
+
+def source_columns(endpoint: Endpoint, table: str) -> dict[str, SourceColumn]:
+    """Column name -> nullability and type, in table order."""
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT column_name, is_nullable FROM information_schema.columns "
+            "SELECT column_name, is_nullable, column_type FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (endpoint.database, table),
         )
-        columns = {str(name): nullable == "YES" for name, nullable in cur.fetchall()}
+        columns = {
+            str(name): SourceColumn(nullable == "YES", str(column_type))
+            for name, nullable, column_type in cur.fetchall()
+        }
     if not columns:
         raise CardlakeError(f"table {endpoint.database}.{table} not found on {endpoint.display}")
     return columns
@@ -232,7 +241,7 @@ def extract_table(
     manifest: TableManifest,
     num_partitions: int,
     window: ExtractWindow,
-    columns: dict[str, bool],
+    columns: dict[str, SourceColumn],
     fetch_size: int = 10_000,
 ) -> DataFrame:
     """Read the manifest's selected columns of the window in parallel key ranges.

@@ -5,22 +5,23 @@ The same code path serves both; only client construction differs.
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from google.api_core.exceptions import NotFound
+from google.api_core.exceptions import Conflict, NotFound
 from google.cloud import bigquery
 
 from etl import emulator
-from etl.config import SQL_DIR, WarehouseSettings, warehouse_settings
+from etl.config import WarehouseSettings, warehouse_settings
 from etl.errors import CardlakeError
+from etl.raw_tables import MAX_PARTITIONS_PER_JOB, RawTable
 from etl.snapshot import Snapshot
 
 
@@ -76,81 +77,177 @@ def _snapshot_dataset(snapshot: Snapshot) -> ds.Dataset:
     return ds.dataset(str(snapshot.data_dir), format="parquet", partitioning=partitioning)
 
 
-def _batches(dataset: ds.Dataset) -> Iterator[pa.RecordBatch]:
-    yield from dataset.to_batches(batch_size=64_000)
+def check_snapshot_schema(dataset: ds.Dataset, raw: RawTable) -> None:
+    """The snapshot must carry exactly the declared columns, in types that load into them."""
+    found = {f.name: bigquery_type(f.type) for f in dataset.schema}
+    declared = {f.name: f.field_type for f in raw.schema}
+    problems = [f"missing {n}" for n in declared if n not in found]
+    problems += [f"undeclared {n}" for n in found if n not in declared]
+    problems += [
+        f"{n} is {found[n]}, declared {t}"
+        for n, t in declared.items()
+        if n in found and found[n] != t
+    ]
+    if problems:
+        raise CardlakeError(
+            f"{raw.name}: the snapshot does not match the declared warehouse schema "
+            f"({'; '.join(problems)}); nothing was loaded. Check the manifest and the source "
+            "column types"
+        )
 
 
-def _shape(schema: list[bigquery.SchemaField]) -> list[tuple[str, str]]:
-    return [(f.name, f.field_type) for f in schema]
+def _layout(table: bigquery.Table) -> tuple[Any, ...]:
+    partitioning = table.time_partitioning
+    return (
+        [(f.name, f.field_type) for f in table.schema],
+        (partitioning.field, partitioning.type_) if partitioning else None,
+        list(table.clustering_fields or []),
+    )
 
 
-def _replace_if_schema_changed(bq: bigquery.Client, table: bigquery.Table) -> None:
-    """A manifest change changes the masked schema; the old table is dropped, not mixed.
-
-    BigQuery's WRITE_TRUNCATE would replace the schema itself, the emulator does not, and
-    it maps Parquet columns by position, so the table is recreated to keep both equal.
-    """
+def _existing(bq: bigquery.Client, table: bigquery.Table) -> bigquery.Table | None:
     try:
-        existing = bq.get_table(table.reference)
+        return bq.get_table(table.reference)
     except NotFound:
-        return
-    if _shape(existing.schema) != _shape(table.schema):
-        bq.delete_table(table.reference)
+        return None
 
 
 @dataclass(frozen=True)
 class LoadResult:
     table: str
-    job_id: str
+    job_ids: tuple[str, ...]
     rows: int
+    partitions: tuple[dt.date | None, ...]
 
 
 def load_snapshot(
-    bq: bigquery.Client,
-    settings: WarehouseSettings,
-    snapshot: Snapshot,
-    primary_key: tuple[str, ...],
+    bq: bigquery.Client, settings: WarehouseSettings, snapshot: Snapshot, raw: RawTable
 ) -> LoadResult:
-    """One load job per table and run; a retry of the same run reuses its job ids.
+    """Load one run's snapshot with one load job; a retry of the run reuses its job ids.
 
     A full snapshot replaces the table atomically (WRITE_TRUNCATE). An incremental one is
-    loaded into a run-scoped staging table and MERGEd on the primary key, so rows that a
-    window overlap or a retry brings twice end up once.
+    loaded into a run-scoped staging table and MERGEd on the primary key, with both sides
+    limited to the partitions the snapshot touches, at most 4,000 partitions per MERGE.
+    Partition decorators (table$YYYYMMDD) are not used: the emulator lacks them, and a
+    MERGE limited to partitions is correct on both.
     """
     dataset = _snapshot_dataset(snapshot)
-    schema = [bigquery.SchemaField(f.name, bigquery_type(f.type)) for f in dataset.schema]
-    table_id = f"{settings.project}.{settings.raw_dataset}.{snapshot.table}"
-    table = bigquery.Table(table_id, schema=schema)
-    if snapshot.partitioned_by:
-        table.time_partitioning = bigquery.TimePartitioning(field=snapshot.partitioned_by)
+    check_snapshot_schema(dataset, raw)
+    partitions = _touched_partitions(dataset, raw)
+    table_id = f"{settings.project}.{settings.raw_dataset}.{raw.name}"
+    table = raw.table(table_id)
+    existing = _existing(bq, table)
     if snapshot.kind == "full":
-        _replace_if_schema_changed(bq, table)
+        if len(partitions) > MAX_PARTITIONS_PER_JOB:
+            raise CardlakeError(
+                f"{raw.name}: a full load would write {len(partitions)} partitions, over "
+                f"BigQuery's {MAX_PARTITIONS_PER_JOB} per job; set `warehouse: {{partition: "
+                "month}` in its manifest"
+            )
+        if existing is not None and _layout(existing) != _layout(table):
+            # BigQuery cannot re-partition a table and the emulator keeps an old schema on
+            # WRITE_TRUNCATE (and loads Parquet by position), so a changed layout is rebuilt.
+            bq.delete_table(table.reference)
         bq.create_table(table, exists_ok=True)
-        job_id = f"cardlake_load_{snapshot.table}_{snapshot.run_id}"
-        _load_file(bq, dataset, table, job_id)
-    else:
-        _check_same_schema(bq, table)
-        staging = bigquery.Table(
-            f"{settings.project}.{settings.raw_dataset}._staging_{snapshot.table}_{snapshot.run_id}",
-            schema=schema,
+        job_ids: tuple[str, ...] = (
+            _load_file(bq, dataset, raw, table, f"cardlake_load_{raw.name}_{snapshot.run_id}"),
         )
-        bq.create_table(staging, exists_ok=True)
+    else:
+        if existing is None:
+            bq.create_table(table)
+        elif _layout(existing) != _layout(table):
+            raise CardlakeError(
+                f"{raw.name}: the warehouse layout changed since the last load; run this table "
+                "with --full-refresh to replace it"
+            )
+        job_ids = _merge_snapshot(bq, settings, dataset, raw, table_id, snapshot.run_id, partitions)
+    return LoadResult(raw.name, job_ids, int(bq.get_table(table_id).num_rows or 0), partitions)
+
+
+def _merge_snapshot(
+    bq: bigquery.Client,
+    settings: WarehouseSettings,
+    dataset: ds.Dataset,
+    raw: RawTable,
+    table_id: str,
+    run_id: str,
+    partitions: tuple[dt.date | None, ...],
+) -> tuple[str, ...]:
+    staging_raw = replace(raw, partition_field=None, cluster_by=(), require_partition_filter=False)
+    staging = staging_raw.table(
+        f"{settings.project}.{settings.raw_dataset}._staging_{raw.name}_{run_id}"
+    )
+    bq.create_table(staging, exists_ok=True)
+    try:
+        job_ids = [_load_file(bq, dataset, raw, staging, f"cardlake_stage_{raw.name}_{run_id}")]
+        chunks = [
+            partitions[i : i + MAX_PARTITIONS_PER_JOB]
+            for i in range(0, len(partitions), MAX_PARTITIONS_PER_JOB)
+        ] or [()]
+        for number, chunk in enumerate(chunks):
+            job_ids.append(
+                run_once(
+                    bq,
+                    f"cardlake_merge_{raw.name}_{run_id}_{number}",
+                    query_submitter(bq, merge_sql(table_id, staging, raw, chunk)),
+                )
+            )
+    finally:
+        bq.delete_table(staging, not_found_ok=True)
+    return tuple(job_ids)
+
+
+def query_submitter(bq: bigquery.Client, sql: str) -> Callable[[str], bigquery.QueryJob]:
+    def submit(job_id: str) -> bigquery.QueryJob:
+        # The client's own job retry would resubmit under the same fixed id; run_once decides.
+        return bq.query(sql, job_id=job_id, job_retry=None)
+
+    return submit
+
+
+def run_once(
+    bq: bigquery.Client, job_id: str, submit: Callable[[str], bigquery.job._AsyncJob]
+) -> str:
+    """Submit a job under a fixed id and wait for it; a retry never runs it a second time.
+
+    BigQuery answers a reused id with 409 "already exists": then the first submission is
+    awaited instead. Only a job that ended in an error (which wrote nothing, jobs being
+    atomic) is submitted again, under a new id.
+    """
+    for attempt in range(1, 4):
+        attempt_id = job_id if attempt == 1 else f"{job_id}_retry{attempt}"
         try:
-            _load_file(bq, dataset, staging, f"cardlake_stage_{snapshot.table}_{snapshot.run_id}")
-            job_id = f"cardlake_merge_{snapshot.table}_{snapshot.run_id}"
-            # A fixed id makes a retried MERGE answer "already exists", never run twice.
-            bq.query(
-                _merge_sql(table_id, staging, schema, primary_key), job_id=job_id, job_retry=None
-            ).result()
-        finally:
-            bq.delete_table(staging, not_found_ok=True)
-    return LoadResult(snapshot.table, job_id, int(bq.get_table(table_id).num_rows or 0))
+            job = submit(attempt_id)
+        except Conflict:
+            job = bq.get_job(attempt_id)
+            if job.done() and job.error_result:
+                continue
+        job.result()
+        return attempt_id
+    raise CardlakeError(f"job {job_id} failed three times; see the BigQuery job history")
+
+
+def _touched_partitions(dataset: ds.Dataset, raw: RawTable) -> tuple[dt.date | None, ...]:
+    """The partitions a snapshot writes (month starts for monthly partitioning)."""
+    if raw.partition_field is None:
+        return ()
+    days = dataset.to_table(columns=[raw.partition_field]).column(0).unique().to_pylist()
+    if raw.partition == "month":
+        days = [None if d is None else d.replace(day=1) for d in days]
+    return tuple(sorted(set(days), key=lambda d: (d is not None, d)))
 
 
 def _load_file(
-    bq: bigquery.Client, dataset: ds.Dataset, table: bigquery.Table, job_id: str
-) -> None:
-    """Stream the snapshot's files (partition column restored) into one Parquet upload."""
+    bq: bigquery.Client,
+    dataset: ds.Dataset,
+    raw: RawTable,
+    table: bigquery.Table,
+    job_id: str,
+) -> str:
+    """Stream the snapshot's files (partition column restored) into one Parquet upload.
+
+    Columns go in declared order: the emulator maps Parquet columns by position.
+    """
     config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.PARQUET,
         write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
@@ -158,128 +255,71 @@ def _load_file(
     )
     if table.time_partitioning is not None:
         config.time_partitioning = table.time_partitioning
+        config.clustering_fields = table.clustering_fields
     with tempfile.TemporaryDirectory(prefix="cardlake-load-") as tmp:
         upload = Path(tmp) / "upload.parquet"
-        with pq.ParquetWriter(upload, dataset.schema, compression="zstd") as writer:
-            for batch in _batches(dataset):
+        columns = raw.column_names
+        with pq.ParquetWriter(
+            upload, pa.schema([dataset.schema.field(c) for c in columns]), compression="zstd"
+        ) as writer:
+            for batch in dataset.to_batches(columns=columns, batch_size=64_000):
                 writer.write_batch(batch)
-        with upload.open("rb") as fh:
-            bq.load_table_from_file(fh, table.reference, job_config=config, job_id=job_id).result()
+
+        def submit(attempt_id: str) -> bigquery.LoadJob:
+            with upload.open("rb") as fh:
+                return bq.load_table_from_file(
+                    fh, table.reference, job_config=config, job_id=attempt_id
+                )
+
+        return run_once(bq, job_id, submit)
 
 
-def _check_same_schema(bq: bigquery.Client, table: bigquery.Table) -> None:
-    try:
-        existing = bq.get_table(table.reference)
-    except NotFound:
-        bq.create_table(table)
-        return
-    if _shape(existing.schema) != _shape(table.schema):
-        raise CardlakeError(
-            f"{table.table_id}: the masked schema changed since the last load; run this table "
-            "with --full-refresh to replace it"
-        )
+def partition_filter(alias: str, raw: RawTable, partitions: tuple[dt.date | None, ...]) -> str:
+    """Constant ranges over the partition column, so BigQuery prunes the other partitions."""
+    column = f"{alias}`{raw.partition_field}`"
+    terms = [f"{column} is null"] if None in partitions else []
+    days = [d for d in partitions if d is not None]
+    ranges: list[list[dt.date]] = []
+    for day in days:
+        start, end = day, _partition_end(day, raw.partition)
+        if ranges and ranges[-1][1] + dt.timedelta(days=1) == start:
+            ranges[-1][1] = end
+        else:
+            ranges.append([start, end])
+    terms += [
+        f"{column} = date '{a}'" if a == b else f"{column} between date '{a}' and date '{b}'"
+        for a, b in ranges
+    ]
+    return "(" + " or ".join(terms) + ")" if terms else "false"
 
 
-def _merge_sql(
+def _partition_end(day: dt.date, partition: str) -> dt.date:
+    if partition != "month":
+        return day
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def merge_sql(
     target: str,
     staging: bigquery.Table,
-    schema: list[bigquery.SchemaField],
-    primary_key: tuple[str, ...],
+    raw: RawTable,
+    partitions: tuple[dt.date | None, ...],
 ) -> str:
-    names = [f.name for f in schema]
-    on = " and ".join(f"t.`{k}` = s.`{k}`" for k in primary_key)
-    updates = ", ".join(f"`{n}` = s.`{n}`" for n in names if n not in primary_key)
+    names = raw.column_names
+    on = " and ".join(f"t.`{k}` = s.`{k}`" for k in raw.primary_key)
+    source = f"`{staging.project}.{staging.dataset_id}.{staging.table_id}`"
+    if raw.partition_field is not None:
+        on += f" and {partition_filter('t.', raw, partitions)}"
+        source = f"(select * from {source} where {partition_filter('', raw, partitions)})"
+    updates = ", ".join(f"`{n}` = s.`{n}`" for n in names if n not in raw.primary_key)
     columns = ", ".join(f"`{n}`" for n in names)
     values = ", ".join(f"s.`{n}`" for n in names)
-    source = f"{staging.project}.{staging.dataset_id}.{staging.table_id}"
     return (
-        f"merge `{target}` as t using `{source}` as s on {on}\n"
+        f"merge `{target}` as t using {source} as s on {on}\n"
         f"when matched then update set {updates}\n"
         f"when not matched then insert ({columns}) values ({values})"
     )
-
-
-# --- views ------------------------------------------------------------------------------
-
-LAYER_DATASET = {
-    "stg": "stg_dataset",
-    "int": "stg_dataset",
-    "kpi": "mart_dataset",
-    "mart": "mart_dataset",
-}
-PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-VIEW_REF = re.compile(r"\b((?:stg|int|kpi|mart)_\w+)`")
-
-
-@dataclass(frozen=True)
-class ViewDefinition:
-    name: str
-    path: Path
-    sql: str
-
-    @property
-    def dataset_key(self) -> str:
-        return LAYER_DATASET[self.name.split("_", 1)[0]]
-
-    @property
-    def depends_on(self) -> set[str]:
-        return set(VIEW_REF.findall(self.sql)) - {self.name}
-
-
-def view_definitions(sql_dir: Path = SQL_DIR) -> list[ViewDefinition]:
-    """Views in dependency order (a view after every view it reads)."""
-    views = {
-        p.stem: ViewDefinition(p.stem, p, p.read_text()) for p in sorted(sql_dir.glob("*.sql"))
-    }
-    for view in views.values():
-        if view.name.split("_", 1)[0] not in LAYER_DATASET:
-            raise CardlakeError(f"{view.path}: view names start with stg_, int_, kpi_ or mart_")
-        unknown = view.depends_on - set(views)
-        if unknown:
-            raise CardlakeError(f"{view.path} reads unknown view(s) {', '.join(sorted(unknown))}")
-    ordered: list[ViewDefinition] = []
-    done: set[str] = set()
-
-    def visit(view: ViewDefinition, path: tuple[str, ...]) -> None:
-        if view.name in done:
-            return
-        if view.name in path:
-            raise CardlakeError(f"view cycle: {' -> '.join((*path, view.name))}")
-        for dep in sorted(view.depends_on):
-            visit(views[dep], (*path, view.name))
-        done.add(view.name)
-        ordered.append(view)
-
-    for view in views.values():
-        visit(view, ())
-    return ordered
-
-
-def render(sql: str, settings: WarehouseSettings) -> str:
-    context = {"project": settings.project, **settings.datasets}
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in context:
-            raise CardlakeError(f"unknown placeholder {{{{ {name} }}}} in SQL")
-        return context[name]
-
-    return PLACEHOLDER.sub(substitute, sql)
-
-
-def view_id(settings: WarehouseSettings, view: ViewDefinition) -> str:
-    return f"{settings.project}.{settings.datasets[view.dataset_key]}.{view.name}"
-
-
-def deploy_views(bq: bigquery.Client, settings: WarehouseSettings) -> list[str]:
-    ensure_datasets(bq, settings)
-    deployed = []
-    for view in view_definitions():
-        target = view_id(settings, view)
-        body = render(view.sql, settings)
-        bq.query(f"create or replace view `{target}` as\n{body}").result()
-        deployed.append(target)
-    return deployed
 
 
 def query_rows(bq: bigquery.Client, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -82,6 +82,15 @@ class KAnonymity:
 
 
 @dataclass(frozen=True)
+class WarehouseLayout:
+    """How the masked table is laid out in BigQuery (partitioned by its business date)."""
+
+    partition: str = "day"  # or "month": a table spanning > 4,000 days stays in quota
+    cluster_by: tuple[str, ...] = ()
+    require_partition_filter: bool = False
+
+
+@dataclass(frozen=True)
 class TableManifest:
     table: str
     path: Path
@@ -90,6 +99,8 @@ class TableManifest:
     business_date: str | None
     columns: dict[str, ColumnPolicy]
     k_anonymity: KAnonymity = KAnonymity()
+    description: str = ""
+    warehouse: WarehouseLayout = WarehouseLayout()
 
     @property
     def selected_columns(self) -> list[str]:
@@ -175,7 +186,30 @@ def load_manifest(path: Path) -> TableManifest:
         business_date=doc.get("business_date"),
         columns=columns,
         k_anonymity=_k_anonymity(path, doc.get("k_anonymity") or {}),
+        description=str(doc.get("description") or ""),
+        warehouse=_warehouse_layout(path, doc.get("warehouse") or {}, columns, doc),
     )
+
+
+def _warehouse_layout(
+    path: Path, spec: dict[str, Any], columns: dict[str, ColumnPolicy], doc: dict[str, Any]
+) -> WarehouseLayout:
+    unknown = set(spec) - {"partition", "cluster_by", "require_partition_filter"}
+    if unknown:
+        raise _fail(path, f"warehouse has unknown settings {sorted(unknown)}")
+    partition = spec.get("partition", "day")
+    if partition not in {"day", "month"}:
+        raise _fail(path, "warehouse.partition must be day or month")
+    cluster_by = tuple(spec.get("cluster_by", ()))
+    if len(cluster_by) > 4:
+        raise _fail(path, "warehouse.cluster_by takes at most 4 columns (a BigQuery limit)")
+    for name in cluster_by:
+        if name not in columns or columns[name].action != "keep":
+            raise _fail(path, f"warehouse.cluster_by column {name!r} must be a kept column")
+    require_filter = bool(spec.get("require_partition_filter", False))
+    if (require_filter or "partition" in spec) and not doc.get("business_date"):
+        raise _fail(path, "warehouse partitioning needs a business_date column")
+    return WarehouseLayout(partition, cluster_by, require_filter)
 
 
 def _k_anonymity(path: Path, spec: dict[str, Any]) -> KAnonymity:

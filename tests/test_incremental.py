@@ -19,8 +19,10 @@ from etl import pipeline, stack, warehouse
 from etl.bookmarks import BookmarkStore
 from etl.config import warehouse_settings
 from etl.jobs.extract_table import SAFETY_LAG
+from etl.raw_tables import model_source_types, raw_table
 from etl.snapshot import current
 from masking.keys import DocumentKeyProvider
+from masking.manifest import manifest_for
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 TABLE = "repayments"
@@ -115,7 +117,8 @@ def test_incremental_runs_pick_up_every_change_exactly_once(
     assert third.kind == "incremental"
     _assert_warehouse_equals_source(bq)
     snapshot = current(env["lake"], TABLE)
-    warehouse.load_snapshot(bq, warehouse_settings(), snapshot, ("repayment_id",))
+    declared = raw_table(manifest_for(TABLE), model_source_types(TABLE))
+    warehouse.load_snapshot(bq, warehouse_settings(), snapshot, declared)
     _assert_warehouse_equals_source(bq)
     _primary(f"DELETE FROM {TABLE} WHERE repayment_id >= %s", (next_id,))
     _primary(f"UPDATE {TABLE} SET updated_at = UTC_TIMESTAMP(6) WHERE repayment_id IN (1, 2, 3)")

@@ -16,7 +16,7 @@ import pytest
 from google.cloud import bigquery
 from pyspark.sql import SparkSession
 
-from etl import pipeline, stack, warehouse
+from etl import pipeline, stack, views, warehouse
 from etl.config import warehouse_settings
 from etl.snapshot import current
 from etl.source_schema import TABLE_ORDER
@@ -151,7 +151,7 @@ def test_gmv_view_equals_gmv_computed_from_the_source(
     runs: list[pipeline.TableRun], bq: bigquery.Client
 ) -> None:
     settings = warehouse_settings()
-    deployed = warehouse.deploy_views(bq, settings)
+    deployed = views.deploy_views(bq, settings, only=["kpi_daily_gmv"])
     assert deployed[-1].endswith("mart.kpi_daily_gmv")
     expected = {
         day: Decimal(gmv)
@@ -171,6 +171,7 @@ def test_reload_after_a_schema_change_replaces_the_table(
 ) -> None:
     import pyarrow.parquet as pq
 
+    from etl.raw_tables import RawTable
     from etl.snapshot import Snapshot
 
     settings = warehouse_settings()
@@ -182,7 +183,15 @@ def test_reload_after_a_schema_change_replaces_the_table(
         (tmp_path / run_id).mkdir()
         pq.write_table(table, tmp_path / run_id / "part-0.parquet")
         snapshot = Snapshot("schema_drift", run_id, str(tmp_path / run_id), table.num_rows, None)
-        assert warehouse.load_snapshot(bq, settings, snapshot, ("id",)).rows == table.num_rows
+        declared = RawTable(
+            "schema_drift",
+            "test table",
+            tuple(
+                bigquery.SchemaField(f.name, warehouse.bigquery_type(f.type)) for f in table.schema
+            ),
+            ("id",),
+        )
+        assert warehouse.load_snapshot(bq, settings, snapshot, declared).rows == table.num_rows
     names, rows = warehouse.query_rows(bq, f"select * from {_raw('schema_drift')} order by id")
     assert names == ["id", "prefecture"]
     assert rows == [(1, "東京都"), (2, "大阪府"), (3, None)]

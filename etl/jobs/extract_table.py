@@ -52,6 +52,7 @@ class ExtractResult:
     quality: QualityReport
     k_anonymity: KAnonymityReport | None
     zero_dates: dict[str, int]
+    source_types: dict[str, str]
     pending_bookmark: Bookmark | None  # committed only after the warehouse load succeeded
 
 
@@ -113,7 +114,7 @@ def run(
     output = with_run_metadata(with_business_date(masked, manifest), run_id, extracted_at)
     kind = "full" if window.full else "incremental"
     snapshot = write_snapshot(output, lake, table, run_id, kind)
-    not_null = [c for c, nullable in columns.items() if not nullable]
+    not_null = [name for name, column in columns.items() if not column.nullable]
     quality = validate(
         spark.read.parquet(snapshot.path), manifest, not_null, source_count(endpoint, table, window)
     )
@@ -138,7 +139,10 @@ def run(
             run_id,
             dt.datetime.now(dt.UTC).isoformat(),
         )
-    return ExtractResult(snapshot, endpoint.display, window, quality, k_report, zero, pending)
+    types = {name: column.column_type for name, column in columns.items()}
+    return ExtractResult(
+        snapshot, endpoint.display, window, quality, k_report, zero, types, pending
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
