@@ -1,0 +1,239 @@
+"""SQL tests as data: fixture rows in, expected rows out, per view (warehouse_sql/tests/*.yaml).
+
+    description: what the fixture exercises
+    inputs:                         # raw tables by name, ops tables as ops.<name>
+      transactions:
+        - {transaction_id: 1, txn_type: capture, amount: 1000, business_date: 2026-05-01}
+    expected:
+      kpi_daily_gmv:
+        columns: [business_date, gmv_jpy]      # a kpi_ view must list all its columns
+        where: "business_date <= '2026-05-31'"  # optional
+        rows:
+          - [2026-05-01, 1000]
+
+Columns an input row leaves out are NULL. Each fixture gets its own datasets
+(`fx_<fixture>_raw`, ...), the views it checks are deployed there with what they read,
+and each view's rows are compared as a multiset: YAML floats (ratios) to 1e-9, everything
+else exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from google.cloud import bigquery
+
+from etl.config import SQL_DIR, WarehouseSettings
+from etl.errors import CardlakeError
+from etl.opstables import OPS_TABLES, bigquery_schema
+from etl.raw_tables import model_source_types, raw_table
+from etl.source_schema import TABLE_ORDER
+from etl.views import deploy_views, view_definitions, view_id
+from etl.warehouse import ensure_datasets
+from masking.manifest import manifest_for
+
+FIXTURE_DIR = SQL_DIR / "tests"
+ARROW_TYPE = {
+    "STRING": pa.string(),
+    "BYTES": pa.binary(),
+    "INT64": pa.int64(),
+    "FLOAT64": pa.float64(),
+    "BOOL": pa.bool_(),
+    "NUMERIC": pa.decimal128(38, 9),
+    "BIGNUMERIC": pa.decimal256(76, 38),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+}
+
+
+@dataclass(frozen=True)
+class ExpectedView:
+    view: str
+    columns: list[str]
+    rows: list[list[Any]]
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class Fixture:
+    name: str
+    path: Path
+    inputs: dict[str, list[dict[str, Any]]]
+    expected: list[ExpectedView]
+
+
+@dataclass(frozen=True)
+class ViewCheck:
+    fixture: str
+    view: str
+    missing: list[tuple[Any, ...]]
+    unexpected: list[tuple[Any, ...]]
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing and not self.unexpected
+
+    def describe(self) -> str:
+        lines = [f"{self.fixture}: {self.view} differs from the expected rows"]
+        lines += [f"  expected, not returned: {row}" for row in self.missing]
+        lines += [f"  returned, not expected: {row}" for row in self.unexpected]
+        return "\n".join(lines)
+
+
+def load_fixtures(directory: Path = FIXTURE_DIR) -> list[Fixture]:
+    fixtures = []
+    for path in sorted(directory.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        expected = [
+            ExpectedView(view, list(spec["columns"]), list(spec["rows"]), spec.get("where"))
+            for view, spec in doc["expected"].items()
+        ]
+        for check in expected:
+            bad = [r for r in check.rows if len(r) != len(check.columns)]
+            if bad:
+                raise CardlakeError(
+                    f"{path}: {check.view}: rows need {len(check.columns)} values, got {bad[0]}"
+                )
+        fixtures.append(Fixture(path.stem, path, doc.get("inputs") or {}, expected))
+    return fixtures
+
+
+def fixture_settings(base: WarehouseSettings, fixture: Fixture) -> WarehouseSettings:
+    prefix = f"fx_{fixture.name}_"
+    return replace(
+        base,
+        raw_dataset=f"{prefix}raw",
+        stg_dataset=f"{prefix}stg",
+        mart_dataset=f"{prefix}mart",
+        ops_dataset=f"{prefix}ops",
+    )
+
+
+def input_schema(name: str) -> tuple[str, list[bigquery.SchemaField]]:
+    """(dataset key, schema) of a fixture input: a raw table, or ops.<table>."""
+    if name.startswith("ops."):
+        ops_name = name.removeprefix("ops.")
+        if ops_name not in OPS_TABLES:
+            raise CardlakeError(f"unknown ops table {name!r} in a fixture")
+        return "ops_dataset", bigquery_schema(OPS_TABLES[ops_name])
+    declared = raw_table(manifest_for(name), model_source_types(name))
+    return "raw_dataset", list(declared.schema)
+
+
+def _value(value: Any, field_type: str) -> Any:
+    if value is None:
+        return None
+    if field_type in {"NUMERIC", "BIGNUMERIC"}:
+        return Decimal(str(value))
+    if field_type == "TIMESTAMP" and isinstance(value, str):
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if field_type == "DATE" and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    if field_type == "BYTES" and isinstance(value, str):
+        return value.encode()
+    return value
+
+
+def _load_input(
+    bq: bigquery.Client, settings: WarehouseSettings, name: str, rows: list[dict[str, Any]]
+) -> None:
+    dataset_key, schema = input_schema(name)
+    types = {f.name: f.field_type for f in schema}
+    unknown = sorted({c for row in rows for c in row} - set(types))
+    if unknown:
+        raise CardlakeError(f"fixture input {name} has no column(s) {', '.join(unknown)}")
+    arrow = pa.schema([(f.name, ARROW_TYPE[f.field_type]) for f in schema])
+    table = pa.Table.from_pylist(
+        [{c: _value(row.get(c), types[c]) for c in types} for row in rows], schema=arrow
+    )
+    table_id = f"{settings.project}.{settings.datasets[dataset_key]}.{name.split('.')[-1]}"
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    buffer.seek(0)
+    config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.PARQUET,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        schema=schema,
+    )
+    bq.delete_table(table_id, not_found_ok=True)
+    bq.create_table(bigquery.Table(table_id, schema=schema))
+    bq.load_table_from_file(buffer, table_id, job_config=config).result()
+
+
+def _matches(expected: Any, actual: Any) -> bool:
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, float):
+        return isinstance(actual, int | float | Decimal) and math.isclose(
+            float(actual), expected, rel_tol=1e-9, abs_tol=1e-9
+        )
+    if isinstance(actual, Decimal):
+        return not isinstance(expected, bool) and actual == Decimal(str(expected))
+    if isinstance(actual, dt.datetime) and isinstance(expected, str):
+        return actual == dt.datetime.fromisoformat(expected.replace("Z", "+00:00"))
+    if isinstance(actual, dt.date) and isinstance(expected, str):
+        return actual == dt.date.fromisoformat(expected)
+    return bool(type(expected) is type(actual) and expected == actual)
+
+
+def _compare(
+    fixture: str, view: str, expected: list[list[Any]], actual: list[tuple[Any, ...]]
+) -> ViewCheck:
+    remaining = list(actual)
+    missing = []
+    for row in expected:
+        hit = next(
+            (
+                i
+                for i, got in enumerate(remaining)
+                if all(_matches(e, a) for e, a in zip(row, got, strict=True))
+            ),
+            None,
+        )
+        if hit is None:
+            missing.append(tuple(row))
+        else:
+            remaining.pop(hit)
+    return ViewCheck(fixture, view, missing, remaining)
+
+
+def view_columns(bq: bigquery.Client, table_id: str) -> list[str]:
+    return [f.name for f in bq.get_table(table_id).schema]
+
+
+def run_fixture(bq: bigquery.Client, base: WarehouseSettings, fixture: Fixture) -> list[ViewCheck]:
+    """Load the fixture's inputs, deploy its views and compare each view's rows."""
+    settings = fixture_settings(base, fixture)
+    tables = [*TABLE_ORDER, *(f"ops.{t}" for t in OPS_TABLES)]
+    unknown_inputs = sorted(set(fixture.inputs) - set(tables))
+    if unknown_inputs:
+        raise CardlakeError(f"{fixture.path}: unknown input table(s) {', '.join(unknown_inputs)}")
+    ensure_datasets(bq, settings)
+    for name in tables:
+        _load_input(bq, settings, name, fixture.inputs.get(name, []))
+    deploy_views(bq, settings, only=[e.view for e in fixture.expected])
+    views = {v.name: v for v in view_definitions(only=[e.view for e in fixture.expected])}
+    checks = []
+    for check in fixture.expected:
+        target = view_id(settings, views[check.view])
+        known = view_columns(bq, target)
+        unknown = [c for c in check.columns if c not in known]
+        if unknown:
+            raise CardlakeError(
+                f"{fixture.path}: {check.view} has no column(s) {', '.join(unknown)} "
+                f"(it has {', '.join(known)})"
+            )
+        where = f" where {check.where}" if check.where else ""
+        result = bq.query(f"select {', '.join(check.columns)} from `{target}`{where}").result()
+        actual = [tuple(row.values()) for row in result]
+        checks.append(_compare(fixture.name, check.view, check.rows, actual))
+    return checks

@@ -1,0 +1,31 @@
+-- kpi_roll_rates_monthly
+-- grain: one row per month end, bucket at the previous month end and bucket now
+-- filters: balances outstanding (not paid) at the previous month end
+-- formula: roll_rate = previous balance that moved from from_bucket to to_bucket
+--          / all previous balance in from_bucket (to_bucket 'paid' = cured by repayment)
+-- owner: data-platform (cardlake)
+with transitions as (
+    select
+        cur.as_of_month_end,
+        prev.dpd_bucket as from_bucket,
+        cur.dpd_bucket as to_bucket,
+        prev.balance_jpy
+    from `{{ project }}.{{ stg_dataset }}.int_statement_month_end_status` as prev
+    inner join `{{ project }}.{{ stg_dataset }}.int_statement_month_end_status` as cur
+        on
+            prev.statement_id = cur.statement_id
+            and last_day(date_add(prev.as_of_month_end, interval 1 day)) = cur.as_of_month_end
+    where prev.dpd_bucket != 'paid'
+)
+
+select
+    as_of_month_end,
+    from_bucket,
+    to_bucket,
+    count(*) as statements,
+    sum(balance_jpy) as balance_jpy,
+    safe_divide(
+        sum(balance_jpy), sum(sum(balance_jpy)) over (partition by as_of_month_end, from_bucket)
+    ) as roll_rate
+from transitions
+group by as_of_month_end, from_bucket, to_bucket
