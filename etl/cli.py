@@ -438,9 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CardlakeError as exc:
         print(f"cardlake: error: {exc}", file=sys.stderr)
         return 1
-
     except GoogleAPICallError as exc:
-        print(f"cardlake: error: BigQuery: {exc.message}", file=sys.stderr)
+        first_line = (exc.message or type(exc).__name__).strip().splitlines()[0]
+        print(f"cardlake: error: BigQuery: {first_line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("cardlake: interrupted; published outputs are unchanged", file=sys.stderr)

@@ -161,7 +161,18 @@ def load_snapshot(
                 "with --full-refresh to replace it"
             )
         job_ids = _merge_snapshot(bq, settings, dataset, raw, table_id, snapshot.run_id, partitions)
-    return LoadResult(raw.name, job_ids, int(bq.get_table(table_id).num_rows or 0), partitions)
+    return LoadResult(raw.name, job_ids, _row_count(bq, table_id, raw), partitions)
+
+
+def _row_count(bq: bigquery.Client, table_id: str, raw: RawTable) -> int:
+    """Counted, not read from table metadata: the emulator leaves num_rows stale after DML."""
+    where = ""
+    if raw.partition_field:
+        # Names every partition, which satisfies require_partition_filter.
+        column = f"`{raw.partition_field}`"
+        where = f" where {column} >= date '0001-01-01' or {column} is null"
+    (row,) = bq.query(f"select count(*) from `{table_id}`{where}").result()
+    return int(row[0])
 
 
 def _merge_snapshot(

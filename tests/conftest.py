@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from etl import emulator, seed, stack
+from etl import emulator, pipeline, seed, stack, views, warehouse
+from etl.config import warehouse_settings
 from etl.localproc import free_port
+from etl.source_schema import TABLE_ORDER
 from masking.keys import DocumentKeyProvider, new_key_document
 
 TEST_SEED = seed.SeedSpec(members=400, days=75, seed=11, end_date=dt.date(2026, 6, 30))
@@ -65,3 +67,20 @@ def spark() -> Iterator[SparkSession]:
 @pytest.fixture(scope="session")
 def test_keys() -> DocumentKeyProvider:
     return DocumentKeyProvider(new_key_document(dev_only=True), "generated-in-test")
+
+
+@pytest.fixture(scope="session")
+def loaded_warehouse(
+    spark: SparkSession,
+    seeded: dict[str, int],
+    bq_emulator: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    test_keys: DocumentKeyProvider,
+) -> tuple[Path, list[pipeline.TableRun]]:
+    """Every table run through the pipeline once, with all views deployed over it."""
+    lake = tmp_path_factory.mktemp("lake")
+    runs = pipeline.run_tables(
+        spark, TABLE_ORDER, lake, test_keys, warehouse_settings(), num_partitions=3
+    )
+    views.deploy_views(warehouse.client(), warehouse_settings())
+    return lake, runs

@@ -50,6 +50,32 @@ def test_query_with_unreachable_endpoint(
     assert "not reachable" in _one_error_line(capsys, ["query", "select 1"])
 
 
+@pytest.mark.warehouse
+def test_query_prints_a_table_from_the_emulator(
+    bq_emulator: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["query", "select 'Tokyo' as city, 3 as n union all select 'Osaka', 4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["city", "|", "n"]
+    assert sorted(" ".join(line.split()) for line in lines[2:]) == ["Osaka | 4", "Tokyo | 3"]
+
+
+@pytest.mark.warehouse
+def test_bad_sql_is_one_line_naming_bigquery(
+    bq_emulator: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "BigQuery" in _one_error_line(capsys, ["query", "select * from nowhere_at_all"])
+
+
+@pytest.mark.warehouse
+def test_dry_run_on_the_emulator_is_skipped_with_a_reason(
+    bq_emulator: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["warehouse", "dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("skipped") and "CARDLAKE_BQ_PROJECT" in out
+
+
 def test_stack_status_without_stack(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

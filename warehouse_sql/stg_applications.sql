@@ -17,5 +17,5 @@ select
     decided_at,
     credit_limit as credit_limit_jpy,
     rejection_reason,
-    timestamp_diff(decided_at, applied_at, second) / 3600 as hours_to_decision
+    timestamp_diff(decided_at, applied_at, microsecond) / 3600000000 as hours_to_decision
 from `{{ project }}.{{ raw_dataset }}.applications`

@@ -1,0 +1,426 @@
+"""Each KPI family, read from its views over the demo data, equals the same KPI computed
+independently in Python straight from the source database (rows in, arithmetic here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.cloud import bigquery
+
+from etl import pipeline, stack, warehouse
+from etl.config import warehouse_settings
+
+pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
+
+JST = dt.timedelta(hours=9)
+BUCKETS = ((30, "dpd_1_29"), (60, "dpd_30_59"), (90, "dpd_60_89"))
+
+
+@pytest.fixture(scope="module")
+def bq(loaded_warehouse: tuple[Path, list[pipeline.TableRun]]) -> bigquery.Client:
+    return warehouse.client()
+
+
+def _source(sql: str) -> list[tuple[Any, ...]]:
+    return stack.execute("primary", "app", sql)
+
+
+def _view(bq: bigquery.Client, name: str, columns: str) -> list[tuple[Any, ...]]:
+    settings = warehouse_settings()
+    dataset = settings.mart_dataset if name.startswith("kpi_") else settings.stg_dataset
+    _, rows = warehouse.query_rows(
+        bq, f"select {columns} from `{settings.project}.{dataset}.{name}`"
+    )
+    return rows
+
+
+def _jst_date(ts: dt.datetime) -> dt.date:
+    return (ts + JST).date()
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _ratio(numerator: Any, denominator: Any) -> float | None:
+    return None if not denominator else float(numerator) / float(denominator)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, float):
+        return math.isclose(float(actual), expected, rel_tol=1e-8, abs_tol=1e-8)
+    if isinstance(expected, Decimal | int) and not isinstance(expected, bool):
+        return Decimal(actual) == Decimal(expected)
+    return bool(expected == actual)
+
+
+def _assert_rows_equal(
+    view: str,
+    expected: dict[tuple[Any, ...], tuple[Any, ...]],
+    rows: Iterable[tuple[Any, ...]],
+    keys: int,
+) -> None:
+    actual = {tuple(r[:keys]): tuple(r[keys:]) for r in rows}
+    assert set(actual) == set(expected), f"{view}: keys differ"
+    for key, values in expected.items():
+        got = actual[key]
+        assert all(_same(e, a) for e, a in zip(values, got, strict=True)), (
+            f"{view} {key}: expected {values}, view has {got}"
+        )
+    assert expected, f"{view}: the demo data must produce rows"
+
+
+def _as_of() -> dt.date:
+    return max(_jst_date(ts) for (ts,) in _source("SELECT transacted_at FROM transactions"))
+
+
+def test_application_funnel(bq: bigquery.Client) -> None:
+    cards: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
+    for application_id, issued_at, activated_at in _source(
+        "SELECT application_id, issued_at, activated_at FROM cards"
+    ):
+        cards[int(application_id)].append((issued_at, activated_at))
+    days: dict[dt.date, list[tuple[int, str, float | None]]] = defaultdict(list)
+    for application_id, applied_at, status, decided_at in _source(
+        "SELECT application_id, applied_at, status, decided_at FROM applications"
+    ):
+        hours = None if decided_at is None else (decided_at - applied_at).total_seconds() / 3600
+        days[_jst_date(applied_at)].append((int(application_id), status, hours))
+    expected = {}
+    for day, apps in days.items():
+        statuses = [s for _, s, _ in apps]
+        approved, rejected = statuses.count("approved"), statuses.count("rejected")
+        hours = [h for _, _, h in apps if h is not None]
+        issued = [c for a, _, _ in apps for c in cards[a]]
+        activated = sum(1 for i, a in issued if a is not None and a - i <= dt.timedelta(days=30))
+        expected[(day,)] = (
+            len(apps),
+            approved,
+            rejected,
+            statuses.count("pending"),
+            _ratio(approved, approved + rejected),
+            statistics.median(hours) if hours else None,
+            len(issued),
+            _ratio(activated, len(issued)),
+        )
+    rows = _view(
+        bq,
+        "kpi_application_funnel_daily",
+        "application_date, applications, approved, rejected, pending, approval_rate, "
+        "median_hours_to_decision, cards_issued, activation_rate_30d",
+    )
+    _assert_rows_equal("kpi_application_funnel_daily", expected, rows, keys=1)
+
+
+def _transactions() -> list[
+    tuple[dt.date, int, str, Decimal, str, str | None, Decimal | None, int | None]
+]:
+    """(JST date, member, type, amount, design, support target, rate, target id) per txn."""
+    return [
+        (_jst_date(ts), int(member), kind, amount, design, target, rate, target_id)
+        for ts, member, kind, amount, design, target, rate, target_id in _source(
+            "SELECT t.transacted_at, t.member_id, t.txn_type, t.amount, d.name, s.name, "
+            "s.contribution_rate, s.support_target_id FROM transactions t "
+            "JOIN cards c ON c.card_id = t.card_id "
+            "JOIN card_designs d ON d.card_design_id = c.card_design_id "
+            "LEFT JOIN support_targets s ON s.support_target_id = d.support_target_id"
+        )
+    ]
+
+
+def _signed(kind: str, amount: Decimal) -> Decimal:
+    return amount if kind == "capture" else -amount if kind == "refund" else Decimal(0)
+
+
+def _spending(
+    group: Iterable[tuple[Any, int, str, Decimal]],
+) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    for key, member, kind, amount in group:
+        acc = sums.setdefault(key, [Decimal(0), 0, Decimal(0), set()])
+        acc[0] += _signed(kind, amount)
+        if kind == "capture":
+            acc[1] += 1
+            acc[2] += amount
+            acc[3].add(member)
+    return {k: (g, n, _ratio(c, n), len(m)) for k, (g, n, c, m) in sums.items()}
+
+
+def test_spending_by_day_and_month_per_design_and_target(bq: bigquery.Client) -> None:
+    txns = _transactions()
+    columns = "gmv_jpy, capture_count, average_ticket_jpy, active_cardholders"
+    daily = _spending(
+        ((d, design, target or "(none)"), m, k, a) for d, m, k, a, design, target, _, _ in txns
+    )
+    rows = _view(bq, "kpi_spending_daily", f"business_date, card_design, support_target, {columns}")
+    _assert_rows_equal("kpi_spending_daily", daily, rows, keys=3)
+    monthly = _spending(
+        ((_month(d), design, target or "(none)"), m, k, a)
+        for d, m, k, a, design, target, _, _ in txns
+    )
+    rows = _view(bq, "kpi_spending_monthly", f"spend_month, card_design, support_target, {columns}")
+    _assert_rows_equal("kpi_spending_monthly", monthly, rows, keys=3)
+
+
+def test_active_cardholders_daily_and_30_day(bq: bigquery.Client) -> None:
+    active_days: dict[dt.date, set[int]] = defaultdict(set)
+    for day, member, kind, *_ in _transactions():
+        if kind == "capture":
+            active_days[day].add(member)
+    first, last = min(active_days), _as_of()
+    expected = {}
+    day = first
+    while day <= last:
+        window = set().union(
+            *(active_days.get(day - dt.timedelta(days=n), set()) for n in range(30))
+        )
+        expected[(day,)] = (len(active_days.get(day, set())), len(window))
+        day += dt.timedelta(days=1)
+    rows = _view(
+        bq,
+        "kpi_active_cardholders_daily",
+        "business_date, daily_active_cardholders, active_cardholders_30d",
+    )
+    _assert_rows_equal("kpi_active_cardholders_daily", expected, rows, keys=1)
+
+
+def test_support_contributions(bq: bigquery.Client) -> None:
+    totals: dict[dt.date, Decimal] = defaultdict(Decimal)
+    fan: dict[tuple[dt.date, str], list[Any]] = {}
+    for day, _, kind, amount, _, target, rate, _ in _transactions():
+        totals[_month(day)] += _signed(kind, amount)
+        if target is not None:
+            fan.setdefault((_month(day), target), [Decimal(0), rate])[0] += _signed(kind, amount)
+    expected = {
+        key: (
+            rate,
+            gmv,
+            (gmv * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP),
+            _ratio(gmv, totals[key[0]]),
+        )
+        for key, (gmv, rate) in fan.items()
+    }
+    rows = _view(
+        bq,
+        "kpi_support_contributions_monthly",
+        "spend_month, support_target, contribution_rate, fan_card_gmv_jpy, contribution_jpy, "
+        "share_of_total_gmv",
+    )
+    _assert_rows_equal("kpi_support_contributions_monthly", expected, rows, keys=2)
+
+
+def test_repayments_by_channel_and_repayment_rate(bq: bigquery.Client) -> None:
+    statements = {
+        int(i): (month, due, billed)
+        for i, month, due, billed in _source(
+            "SELECT statement_id, statement_month, due_date, billed_amount FROM statements"
+        )
+    }
+    by_channel: dict[tuple[dt.date, str], list[Any]] = {}
+    repaid: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for statement_id, channel, amount, paid_at in _source(
+        "SELECT statement_id, channel, amount, paid_at FROM repayments"
+    ):
+        paid = _jst_date(paid_at)
+        acc = by_channel.setdefault((_month(paid), channel), [0, Decimal(0)])
+        acc[0] += 1
+        acc[1] += amount
+        repaid[int(statement_id)][0] += amount
+        if paid <= statements[int(statement_id)][1]:
+            repaid[int(statement_id)][1] += amount
+    expected = {k: (n, total, _ratio(total, n)) for k, (n, total) in by_channel.items()}
+    rows = _view(
+        bq,
+        "kpi_repayments_monthly",
+        "repayment_month, channel, repayments, repaid_amount_jpy, average_repayment_jpy",
+    )
+    _assert_rows_equal("kpi_repayments_monthly", expected, rows, keys=2)
+
+    months: dict[dt.date, list[Any]] = {}
+    for statement_id, (month, _, billed) in statements.items():
+        acc = months.setdefault(month, [0, Decimal(0), Decimal(0), Decimal(0)])
+        acc[0] += 1
+        acc[1] += billed
+        acc[2] += repaid[statement_id][0]
+        acc[3] += repaid[statement_id][1]
+    expected = {
+        (m,): (n, billed, paid, on_time, _ratio(paid, billed), _ratio(on_time, billed))
+        for m, (n, billed, paid, on_time) in months.items()
+    }
+    rows = _view(
+        bq,
+        "kpi_repayment_rate_monthly",
+        "statement_month, statements, billed_amount_jpy, repaid_amount_jpy, "
+        "repaid_on_time_amount_jpy, repayment_rate, on_time_repayment_rate",
+    )
+    _assert_rows_equal("kpi_repayment_rate_monthly", expected, rows, keys=1)
+
+
+def _bucket(balance: Decimal, as_of: dt.date, due: dt.date) -> str:
+    if balance <= 0:
+        return "paid"
+    if as_of <= due:
+        return "current"
+    late = (as_of - due).days
+    return next((name for limit, name in BUCKETS if late < limit), "dpd_90_plus")
+
+
+def test_delinquency_buckets_and_roll_rates(bq: bigquery.Client) -> None:
+    statements = _source(
+        "SELECT statement_id, card_id, closing_date, due_date, billed_amount FROM statements"
+    )
+    payments: dict[int, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    for statement_id, amount, paid_at in _source(
+        "SELECT statement_id, amount, paid_at FROM repayments"
+    ):
+        payments[int(statement_id)].append((_jst_date(paid_at), amount))
+    as_of = _as_of()
+    month_ends = []
+    end = _month_end(min(s[2] for s in statements))
+    while end <= as_of:
+        month_ends.append(end)
+        end = _month_end(end + dt.timedelta(days=1))
+    assert len(month_ends) >= 2, "the demo data must span a roll from one month end to the next"
+    status: dict[tuple[int, dt.date], tuple[str, Decimal]] = {}
+    summary: dict[tuple[dt.date], list[Any]] = {}
+    for statement_id, card_id, closing, due, billed in statements:
+        for end in month_ends:
+            if closing > end:
+                continue
+            paid = sum((a for d, a in payments[int(statement_id)] if d <= end), Decimal(0))
+            balance = max(billed - paid, Decimal(0))
+            bucket = _bucket(balance, end, due)
+            status[(int(statement_id), end)] = (bucket, balance)
+            acc = summary.setdefault((end,), [Decimal(0), defaultdict(Decimal), set()])
+            acc[0] += balance
+            acc[1][bucket] += balance
+            if bucket.startswith("dpd_"):
+                acc[2].add(int(card_id))
+    expected = {}
+    for key, (outstanding, by_bucket, cards) in summary.items():
+        delinquent = sum((v for b, v in by_bucket.items() if b.startswith("dpd_")), Decimal(0))
+        expected[key] = (
+            outstanding,
+            by_bucket["current"],
+            by_bucket["dpd_1_29"],
+            by_bucket["dpd_30_59"],
+            by_bucket["dpd_60_89"],
+            by_bucket["dpd_90_plus"],
+            delinquent,
+            len(cards),
+            _ratio(delinquent, outstanding),
+        )
+    rows = _view(
+        bq,
+        "kpi_delinquency_monthly",
+        "as_of_month_end, outstanding_balance_jpy, current_balance_jpy, dpd_1_29_balance_jpy, "
+        "dpd_30_59_balance_jpy, dpd_60_89_balance_jpy, dpd_90_plus_balance_jpy, "
+        "delinquent_balance_jpy, delinquent_cards, delinquency_rate",
+    )
+    _assert_rows_equal("kpi_delinquency_monthly", expected, rows, keys=1)
+
+    moves: dict[tuple[dt.date, str, str], list[Any]] = {}
+    for (statement_id, end), (bucket, balance) in status.items():
+        following = _month_end(end + dt.timedelta(days=1))
+        if bucket == "paid" or (statement_id, following) not in status:
+            continue
+        acc = moves.setdefault(
+            (following, bucket, status[(statement_id, following)][0]), [0, Decimal(0)]
+        )
+        acc[0] += 1
+        acc[1] += balance
+    from_totals: dict[tuple[dt.date, str], Decimal] = defaultdict(Decimal)
+    for (end, origin, _), (_, balance) in moves.items():
+        from_totals[(end, origin)] += balance
+    expected = {
+        key: (n, balance, _ratio(balance, from_totals[key[:2]]))
+        for key, (n, balance) in moves.items()
+    }
+    rows = _view(
+        bq,
+        "kpi_roll_rates_monthly",
+        "as_of_month_end, from_bucket, to_bucket, statements, balance_jpy, roll_rate",
+    )
+    _assert_rows_equal("kpi_roll_rates_monthly", expected, rows, keys=3)
+
+
+def test_vintage_retention(bq: bigquery.Client) -> None:
+    signup = {
+        int(m): _month(_jst_date(ts))
+        for m, ts in _source("SELECT member_id, created_at FROM members")
+    }
+    active: dict[tuple[dt.date, int], set[int]] = defaultdict(set)
+    for day, member, kind, *_ in _transactions():
+        if kind == "capture":
+            cohort = signup[member]
+            offset = (day.year - cohort.year) * 12 + day.month - cohort.month
+            active[(cohort, offset)].add(member)
+    cohort_sizes: dict[dt.date, int] = defaultdict(int)
+    for month in signup.values():
+        cohort_sizes[month] += 1
+    last = _month(_as_of())
+    expected = {}
+    for cohort, size in cohort_sizes.items():
+        for offset in range((last.year - cohort.year) * 12 + last.month - cohort.month + 1):
+            members = len(active[(cohort, offset)])
+            expected[(cohort, offset)] = (size, members, _ratio(members, size))
+    rows = _view(
+        bq,
+        "kpi_vintage_retention",
+        "signup_month, months_since_signup, cohort_members, active_members, retention_rate",
+    )
+    _assert_rows_equal("kpi_vintage_retention", expected, rows, keys=2)
+
+
+def test_daily_gmv_equals_the_source(bq: bigquery.Client) -> None:
+    expected = {
+        (day,): (Decimal(gmv),)
+        for day, gmv in _source(
+            "SELECT DATE(transacted_at + INTERVAL 9 HOUR), "
+            "SUM(CASE txn_type WHEN 'capture' THEN amount WHEN 'refund' THEN -amount ELSE 0 END) "
+            "FROM transactions GROUP BY 1"
+        )
+    }
+    _assert_rows_equal(
+        "kpi_daily_gmv", expected, _view(bq, "kpi_daily_gmv", "business_date, gmv_jpy"), keys=1
+    )
+
+
+def test_reconciliation_after_the_load_matches_every_partition(
+    loaded_warehouse: tuple[Path, list[pipeline.TableRun]], bq: bigquery.Client
+) -> None:
+    _, runs = loaded_warehouse
+    assert all("match" in r.reconciliation and "differ" not in r.reconciliation for r in runs)
+    settings = warehouse_settings()
+    _, rows = warehouse.query_rows(
+        bq,
+        "select table_name, partitions_checked, partitions_mismatched, source_rows, "
+        f"warehouse_rows, status from `{settings.project}.{settings.mart_dataset}."
+        "mart_reconciliation_latest`",
+    )
+    latest = {r[0]: r[1:] for r in rows}
+    days = {
+        d
+        for (d,) in _source(
+            "SELECT DISTINCT DATE(transacted_at + INTERVAL 9 HOUR) FROM transactions"
+        )
+    }
+    for run in runs:
+        _, mismatched, source_rows, warehouse_rows, state = latest[run.table]
+        assert (mismatched, state) == (0, "ok"), run.table
+        assert source_rows == warehouse_rows == run.rows_loaded, run.table
+    assert latest["transactions"][0] == len(days)
