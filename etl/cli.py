@@ -241,11 +241,36 @@ def cmd_query(args: argparse.Namespace) -> None:
 
 
 def cmd_dashboards(args: argparse.Namespace) -> None:
-    from dashboards.build import build_all
     from etl.config import state_dir, warehouse_settings
 
-    for path in build_all(args.out or state_dir() / "dashboards", warehouse_settings()):
-        print(f"built {path}")
+    settings = warehouse_settings()
+    out = args.out or state_dir() / "dashboards"
+    if args.action == "build":
+        from dashboards.build import build_all
+
+        for path in build_all(out, settings):
+            print(f"built {path}")
+    elif args.action == "links":
+        from dashboards.looker import linking_url, template_report_id
+        from dashboards.spec import load_dashboards
+
+        for dashboard in load_dashboards():
+            template = template_report_id(dashboard) or "none: a blank report"
+            print(f"{dashboard.title} (template {template})\n  {linking_url(dashboard, settings)}")
+    else:
+        _serve(out, args.port)
+
+
+def _serve(directory: Path, port: int) -> None:
+    import functools
+    import http.server
+
+    if not (directory / "index.html").exists():
+        raise CardlakeError(f"nothing built in {directory}: run `cardlake dashboards build` first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        print(f"serving {directory} on http://127.0.0.1:{server.server_port}/ (Ctrl-C stops)")
+        server.serve_forever()
 
 
 def cmd_scan(args: argparse.Namespace) -> None:
@@ -343,7 +368,7 @@ Source      primary {stack.endpoint("primary", "app").display} (writes)
 Parquet     {lake_dir()}/<table>/CURRENT.json points at the published run
 Warehouse   {"BigQuery emulator " + emulator.endpoint_url() if settings.use_emulator else "BigQuery"} project {settings.project}
 Views       {len(deployed)} views in {settings.project}: {settings.stg_dataset}, {settings.mart_dataset}
-Dashboards  {", ".join(str(p) for p in pages)}
+Dashboards  {pages[0]} (open it in a browser; works offline)
 
 Try:  .venv/bin/cardlake query "select * from \\`{settings.project}.{settings.mart_dataset}.kpi_daily_gmv\\` order by 1 desc limit 7"
 Stop: .venv/bin/cardlake stack down && .venv/bin/cardlake warehouse down""")
@@ -406,9 +431,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=50)
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("dashboards", help="render the declared dashboards")
-    p.add_argument("action", choices=["build"])
-    p.add_argument("--out", type=Path)
+    p = sub.add_parser("dashboards", help="build, serve or link the declared dashboards")
+    p.add_argument(
+        "action",
+        choices=["build", "serve", "links"],
+        help="build: HTML pages from the warehouse; serve: them on loopback; links: Looker "
+        "Studio Linking API URLs bound to the deployed views",
+    )
+    p.add_argument("--out", type=Path, help="build output (default .cardlake/dashboards)")
+    p.add_argument("--port", type=int, default=8765, help="serve: loopback port")
     p.set_defaults(func=cmd_dashboards)
 
     p = sub.add_parser(

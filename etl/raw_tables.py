@@ -71,6 +71,8 @@ def bigquery_type_of_source(column_type: str) -> str:
     name = base.group(0) if base else ""
     if name == "bigint" and "unsigned" in text:
         return "NUMERIC"
+    if (name == "tinyint" and text.startswith("tinyint(1)")) or text == "bit(1)":
+        return "BOOL"  # MySQL's boolean; Connector/J reads it as one
     if name in {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}:
         return "INT64"
     if name in {"decimal", "numeric"}:

@@ -210,16 +210,26 @@ def view_columns(bq: bigquery.Client, table_id: str) -> list[str]:
     return [f.name for f in bq.get_table(table_id).schema]
 
 
+def load_inputs(
+    bq: bigquery.Client, settings: WarehouseSettings, inputs: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Every raw and ops table, holding the given rows (empty where none are given)."""
+    tables = [*TABLE_ORDER, *(f"ops.{t}" for t in OPS_TABLES)]
+    unknown = sorted(set(inputs) - set(tables))
+    if unknown:
+        raise CardlakeError(f"unknown input table(s) {', '.join(unknown)}")
+    ensure_datasets(bq, settings)
+    for name in tables:
+        _load_input(bq, settings, name, inputs.get(name, []))
+
+
 def run_fixture(bq: bigquery.Client, base: WarehouseSettings, fixture: Fixture) -> list[ViewCheck]:
     """Load the fixture's inputs, deploy its views and compare each view's rows."""
     settings = fixture_settings(base, fixture)
-    tables = [*TABLE_ORDER, *(f"ops.{t}" for t in OPS_TABLES)]
-    unknown_inputs = sorted(set(fixture.inputs) - set(tables))
-    if unknown_inputs:
-        raise CardlakeError(f"{fixture.path}: unknown input table(s) {', '.join(unknown_inputs)}")
-    ensure_datasets(bq, settings)
-    for name in tables:
-        _load_input(bq, settings, name, fixture.inputs.get(name, []))
+    try:
+        load_inputs(bq, settings, fixture.inputs)
+    except CardlakeError as exc:
+        raise CardlakeError(f"{fixture.path}: {exc}") from None
     deploy_views(bq, settings, only=[e.view for e in fixture.expected])
     views = {v.name: v for v in view_definitions(only=[e.view for e in fixture.expected])}
     checks = []

@@ -97,13 +97,16 @@ def view_id(settings: WarehouseSettings, view: ViewDefinition) -> str:
 
 
 def deploy_views(
-    bq: bigquery.Client, settings: WarehouseSettings, only: list[str] | None = None
+    bq: bigquery.Client,
+    settings: WarehouseSettings,
+    only: list[str] | None = None,
+    sql_dir: Path = SQL_DIR,
 ) -> list[str]:
     """Create or replace the views (all, or `only` and what they read) in dependency order."""
     ensure_datasets(bq, settings)
     ensure_ops_tables(bq, settings)
     deployed = []
-    for view in view_definitions(only=only):
+    for view in view_definitions(sql_dir, only=only):
         target = view_id(settings, view)
         bq.query(f"create or replace view `{target}` as\n{render(view.sql, settings)}").result()
         deployed.append(target)
