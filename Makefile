@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV := .venv
 EMU_VENV := .venv-bqemu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := mariadb-server mariadb-client libmariadb-java openjdk-17-jre-headless
 
 .PHONY: demo test bootstrap system-packages lint clean
 
@@ -23,6 +22,7 @@ system-packages:
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server mariadb-client"; \
 	[ -f /usr/share/java/mariadb-java-client.jar ] || missing="$$missing libmariadb-java"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

@@ -1,149 +1,240 @@
-"""Render declared dashboards to self-contained HTML (inline SVG and CSS, no network)."""
+"""Render the declared dashboards to self-contained HTML: KPI tiles and interactive charts.
+
+Everything is inline (CSS, JavaScript, data as JSON), so a page opens from disk with no
+network. Data comes from the configured warehouse's KPI views only.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from google.cloud import bigquery
 
+from dashboards.spec import Chart, Dashboard, Tile, check_against_views, load_dashboards
 from etl import views, warehouse
-from etl.config import WarehouseSettings
+from etl.config import SQL_DIR, WarehouseSettings
+from etl.errors import CardlakeError
 
-DASHBOARD_DIR = Path(__file__).resolve().parent
-
-
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    view: str
-    type: str
-    dimension: str
-    metric: str
-    tile: str
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-@dataclass(frozen=True)
-class Dashboard:
-    name: str
-    title: str
-    owner: str
-    audience: str
-    pages: list[tuple[str, list[Chart]]]
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def load_dashboards(directory: Path = DASHBOARD_DIR) -> list[Dashboard]:
-    dashboards = []
-    for path in sorted(directory.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text())
-        pages = [
-            (
-                page["title"],
-                [
-                    Chart(
-                        c["title"],
-                        c["view"],
-                        c["type"],
-                        c["dimension"],
-                        c["metric"],
-                        c.get("tile", "sum"),
-                    )
-                    for c in page["charts"]
-                ],
-            )
-            for page in doc["pages"]
-        ]
-        dashboards.append(
-            Dashboard(doc["name"], doc["title"], doc["owner"], doc["audience"], pages)
-        )
-    return dashboards
+def _view_ids(settings: WarehouseSettings, sql_dir: Path = SQL_DIR) -> dict[str, str]:
+    return {v.name: views.view_id(settings, v) for v in views.view_definitions(sql_dir)}
 
 
-def chart_rows(
-    bq: bigquery.Client, settings: WarehouseSettings, chart: Chart
-) -> list[tuple[Any, float]]:
-    view = next(v for v in views.view_definitions() if v.name == chart.view)
+def deployed_columns(
+    bq: bigquery.Client, settings: WarehouseSettings, sql_dir: Path = SQL_DIR
+) -> dict[str, list[str]]:
+    """Output columns of every view as the warehouse resolves it."""
+    return {
+        name: [f.name for f in bq.get_table(table_id).schema]
+        for name, table_id in _view_ids(settings, sql_dir).items()
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def chart_rows(bq: bigquery.Client, view_id: str, chart: Chart) -> list[list[Any]]:
+    columns = [chart.x, *([chart.series] if chart.series else []), *chart.y]
+    where = " and ".join(f"`{c}` = {_sql_literal(v)}" for c, v in chart.filters.items())
+    order = ", ".join(f"`{c}`" for c in columns[: 2 if chart.series else 1])
     sql = (
-        f"select {chart.dimension}, {chart.metric} from `{views.view_id(settings, view)}` "
-        f"order by {chart.dimension}"
+        f"select {', '.join(f'`{c}`' for c in columns)} from `{view_id}`"
+        + (f" where {where}" if where else "")
+        + f" order by {order}"
     )
     _, rows = warehouse.query_rows(bq, sql)
-    return [(dim, float(value or 0)) for dim, value in rows]
+    return [[_json_value(v) for v in row] for row in rows]
 
 
-def _fmt(value: float) -> str:
+@dataclass(frozen=True)
+class TileValue:
+    value: float | None
+    previous: float | None
+    as_of: str | None
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or not self.previous:
+            return None
+        return (self.value - self.previous) / abs(self.previous)
+
+
+def tile_value(bq: bigquery.Client, view_id: str, tile: Tile) -> TileValue:
+    """Newest period (or value) of a tile and the period (or value) before it."""
+    measures = [tile.metric] if tile.metric else [*tile.numerator, *tile.denominator]
+    _, rows = warehouse.query_rows(
+        bq,
+        f"select `{tile.date}`, {', '.join(f'`{m}`' for m in measures)} from `{view_id}`",
+    )
+    by_date: dict[dt.date, list[float]] = {}
+    for date, *values in rows:
+        acc = by_date.setdefault(date, [0.0] * len(measures))
+        for i, value in enumerate(values):
+            acc[i] += float(value or 0)
+    if not by_date:
+        return TileValue(None, None, None)
+    newest = max(by_date)
+    period = dt.timedelta(days=tile.period_days)
+    if tile.aggregate == "last":
+        earlier = [d for d in by_date if d <= newest - period]
+        return TileValue(
+            by_date[newest][0], by_date[max(earlier)][0] if earlier else None, newest.isoformat()
+        )
+
+    def window(end: dt.date) -> float | None:
+        days = [d for d in by_date if end - period < d <= end]
+        if not days:
+            return None
+        sums = [sum(by_date[d][i] for d in days) for i in range(len(measures))]
+        if tile.aggregate == "sum":
+            return sums[0]
+        numerator = sum(sums[: len(tile.numerator)])
+        denominator = sum(sums[len(tile.numerator) :])
+        return numerator / denominator if denominator else None
+
+    return TileValue(window(newest), window(newest - period), newest.isoformat())
+
+
+def _format(value: float | None, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "yen":
+        return f"¥{value:,.0f}"
+    if kind == "percent":
+        return f"{value * 100:.1f}%"
+    if kind == "hours":
+        return f"{value:.1f} h"
     return f"{value:,.0f}"
 
 
-def _bar_svg(rows: list[tuple[Any, float]], width: int = 900, height: int = 260) -> str:
-    if not rows:
-        return "<p class='empty'>No data yet.</p>"
-    top = max(v for _, v in rows) or 1.0
-    step = width / len(rows)
-    bars = []
-    for i, (dim, value) in enumerate(rows):
-        h = max(1.0, (value / top) * (height - 20))
-        label = html.escape(f"{dim}: ¥{_fmt(value)}")
-        bars.append(
-            f"<rect x='{i * step:.2f}' y='{height - h:.2f}' width='{max(step - 1, 1):.2f}' "
-            f"height='{h:.2f}'><title>{label}</title></rect>"
-        )
-    first, last = html.escape(str(rows[0][0])), html.escape(str(rows[-1][0]))
+def _tile_html(tile: Tile, result: TileValue) -> str:
+    change = result.change
+    if change is None:
+        delta = "<span class='delta'>no earlier period</span>"
+    else:
+        arrow = "▲" if change > 0 else "▼" if change < 0 else "■"
+        delta = f"<span class='delta'>{arrow} {abs(change) * 100:.1f}% vs previous</span>"
+    period = "newest value" if tile.aggregate == "last" else f"last {tile.period_days} days"
+    raw = "" if result.value is None else repr(result.value)
     return (
-        f"<svg class='chart' viewBox='0 0 {width} {height + 20}' role='img'>"
-        + "".join(bars)
-        + f"<text x='0' y='{height + 16}'>{first}</text>"
-        + f"<text x='{width}' y='{height + 16}' text-anchor='end'>{last}</text></svg>"
+        f"<div class='tile' data-tile='{html.escape(tile.title)}' data-value='{raw}'>"
+        f"<div class='tile-title'>{html.escape(tile.title)}</div>"
+        f"<div class='tile-value'>{_format(result.value, tile.format)}</div>"
+        f"{delta}<div class='tile-period'>{period} to {result.as_of or 'n/a'}</div></div>"
     )
 
 
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733;background:#f6f8fa}
-h1{margin-bottom:0}.meta{color:#5b6b7c}.card{background:#fff;border-radius:8px;padding:1rem;
-margin:1rem 0;box-shadow:0 1px 3px #0002}.tile{font-size:2rem;font-weight:600}
-.chart rect{fill:#2b6cb0}.chart rect:hover{fill:#ed8936}.chart text{font-size:12px;fill:#5b6b7c}
-"""
+def _chart_html(index: int, chart: Chart, rows: list[list[Any]]) -> str:
+    spec = {
+        "title": chart.title,
+        "type": chart.type,
+        "x": chart.x,
+        "series": chart.series,
+        "y": list(chart.y),
+        "format": chart.format,
+        "rangeDays": chart.date_range_days,
+        "rows": rows,
+    }
+    payload = json.dumps(spec, ensure_ascii=False).replace("</", "<\\/")
+    return (
+        f"<div class='card chart-card' data-chart='{html.escape(chart.title)}' "
+        f"data-source='chart-data-{index}'><h3>{html.escape(chart.title)}</h3>"
+        f"<div class='chart-body'></div></div>"
+        f"<script type='application/json' id='chart-data-{index}'>{payload}</script>"
+    )
 
 
 def render(
-    dashboard: Dashboard, data: dict[str, list[tuple[Any, float]]], built_at: dt.datetime
+    dashboard: Dashboard,
+    tiles: dict[str, TileValue],
+    charts: dict[str, list[list[Any]]],
+    built_at: dt.datetime,
+    others: list[Dashboard],
 ) -> str:
+    nav = " · ".join(f"<a href='{d.name}.html'>{html.escape(d.title)}</a>" for d in others)
     sections = []
-    for page_title, charts in dashboard.pages:
-        cards = []
-        for chart in charts:
-            rows = data[chart.title]
-            tile = sum(v for _, v in rows) if chart.tile == "sum" else (rows[-1][1] if rows else 0)
-            cards.append(
-                f"<div class='card' data-chart='{html.escape(chart.title)}'><h3>{html.escape(chart.title)}</h3>"
-                f"<div class='tile' data-value='{tile:.0f}'>¥{_fmt(tile)}</div>{_bar_svg(rows)}</div>"
+    index = 0
+    for page in dashboard.pages:
+        parts = [f"<section><h2>{html.escape(page.title)}</h2>"]
+        if page.tiles:
+            parts.append(
+                "<div class='tiles'>"
+                + "".join(_tile_html(t, tiles[t.title]) for t in page.tiles)
+                + "</div>"
             )
-        sections.append(f"<section><h2>{html.escape(page_title)}</h2>{''.join(cards)}</section>")
+        for chart in page.charts:
+            parts.append(_chart_html(index, chart, charts[chart.title]))
+            index += 1
+        parts.append("</section>")
+        sections.append("".join(parts))
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(dashboard.title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(dashboard.title)}</h1><p class='meta'>Owner: {html.escape(dashboard.owner)} · "
-        f"audience: {html.escape(dashboard.audience)} · built {built_at:%Y-%m-%d %H:%M} UTC from the "
-        f"warehouse views</p>{''.join(sections)}</body></html>"
+        "<!doctype html><html lang='ja'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(dashboard.title)}</title>"
+        f"<style>{(ASSETS / 'dashboard.css').read_text()}</style></head><body>"
+        f"<nav>{nav}</nav><h1>{html.escape(dashboard.title)}</h1>"
+        f"<p class='meta'>Owner: {html.escape(dashboard.owner)} · audience: "
+        f"{html.escape(dashboard.audience)} · built {built_at:%Y-%m-%d %H:%M} UTC from the "
+        f"warehouse's KPI views (aggregates only)</p>{''.join(sections)}"
+        f"<script>{(ASSETS / 'dashboard.js').read_text()}</script></body></html>"
+    )
+
+
+def _index(dashboards: list[Dashboard], built_at: dt.datetime) -> str:
+    items = "".join(
+        f"<li><a href='{d.name}.html'>{html.escape(d.title)}</a> — {html.escape(d.audience)}</li>"
+        for d in dashboards
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>cardlake dashboards"
+        f"</title><style>{(ASSETS / 'dashboard.css').read_text()}</style></head><body>"
+        f"<h1>cardlake dashboards</h1><p class='meta'>built {built_at:%Y-%m-%d %H:%M} UTC</p>"
+        f"<ul class='index'>{items}</ul></body></html>"
     )
 
 
 def build_all(out_dir: Path, settings: WarehouseSettings) -> list[Path]:
+    """index.html plus one page per dashboard; refuses dashboards that name missing columns."""
     bq = warehouse.client(settings)
+    dashboards = load_dashboards()
+    problems = check_against_views(dashboards, deployed_columns(bq, settings))
+    if problems:
+        raise CardlakeError("dashboards do not match the views: " + "; ".join(problems))
+    ids = _view_ids(settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     built_at = dt.datetime.now(dt.UTC)
-    written = []
-    for dashboard in load_dashboards():
-        data = {
-            chart.title: chart_rows(bq, settings, chart)
-            for _, charts in dashboard.pages
-            for chart in charts
+    written = [out_dir / "index.html"]
+    written[0].write_text(_index(dashboards, built_at), encoding="utf-8")
+    for dashboard in dashboards:
+        tiles = {
+            t.title: tile_value(bq, ids[t.view], t) for page in dashboard.pages for t in page.tiles
+        }
+        charts = {
+            c.title: chart_rows(bq, ids[c.view], c) for page in dashboard.pages for c in page.charts
         }
         path = out_dir / f"{dashboard.name}.html"
-        path.write_text(render(dashboard, data, built_at), encoding="utf-8")
+        path.write_text(render(dashboard, tiles, charts, built_at, dashboards), encoding="utf-8")
         written.append(path)
     return written
