@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
 from etl import emulator, pipeline, seed, stack, views, warehouse
-from etl.config import warehouse_settings
+from etl.bookmarks import BookmarkStore
+from etl.config import WarehouseSettings, warehouse_settings
 from etl.localproc import free_port
 from etl.source_schema import TABLE_ORDER
 from masking.keys import DocumentKeyProvider, new_key_document
@@ -69,6 +72,13 @@ def test_keys() -> DocumentKeyProvider:
     return DocumentKeyProvider(new_key_document(dev_only=True), "generated-in-test")
 
 
+@dataclass(frozen=True)
+class LoadedWarehouse:
+    lake: Path
+    runs: list[pipeline.TableRun]
+    settings: WarehouseSettings
+
+
 @pytest.fixture(scope="session")
 def loaded_warehouse(
     spark: SparkSession,
@@ -76,11 +86,38 @@ def loaded_warehouse(
     bq_emulator: str,
     tmp_path_factory: pytest.TempPathFactory,
     test_keys: DocumentKeyProvider,
-) -> tuple[Path, list[pipeline.TableRun]]:
-    """Every table run through the pipeline once, with all views deployed over it."""
+) -> LoadedWarehouse:
+    """Every table run through the pipeline once into datasets of its own (e2e_*), with all
+    views deployed over them. Tests that change the source restore it (see reseed_after)."""
     lake = tmp_path_factory.mktemp("lake")
-    runs = pipeline.run_tables(
-        spark, TABLE_ORDER, lake, test_keys, warehouse_settings(), num_partitions=3
+    settings = replace(
+        warehouse_settings(),
+        raw_dataset="e2e_raw",
+        stg_dataset="e2e_stg",
+        mart_dataset="e2e_mart",
+        ops_dataset="e2e_ops",
     )
-    views.deploy_views(warehouse.client(), warehouse_settings())
-    return lake, runs
+    runs = pipeline.run_tables(
+        spark,
+        TABLE_ORDER,
+        lake,
+        test_keys,
+        settings,
+        num_partitions=3,
+        full_refresh=True,
+        bookmarks=BookmarkStore(str(tmp_path_factory.mktemp("bookmarks"))),
+    )
+    views.deploy_views(warehouse.client(settings), settings)
+    return LoadedWarehouse(lake, runs, settings)
+
+
+def reseed_after(module_fixture_name: str) -> Any:
+    """A module fixture that puts the test source back to TEST_SEED after the module."""
+
+    @pytest.fixture(scope="module", autouse=True, name=module_fixture_name)
+    def restore(seeded: dict[str, int]) -> Iterator[None]:
+        yield
+        seed.seed(stack.endpoint("primary", "app"), TEST_SEED)
+        stack.wait_for_replica()
+
+    return restore

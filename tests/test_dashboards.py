@@ -13,8 +13,9 @@ from google.cloud import bigquery
 from dashboards.build import _format, build_all, deployed_columns
 from dashboards.looker import linking_url
 from dashboards.spec import Tile, check_against_views, load_dashboards
-from etl import pipeline, sql_fixtures, views, warehouse
+from etl import sql_fixtures, views, warehouse
 from etl.config import SQL_DIR, WarehouseSettings, warehouse_settings
+from tests.conftest import LoadedWarehouse
 
 DASHBOARDS = load_dashboards()
 CHROMIUM = "/usr/bin/chromium"
@@ -143,12 +144,12 @@ def _expected_tile(bq: bigquery.Client, view_id: str, tile: Tile) -> float | Non
 @pytest.mark.warehouse
 @pytest.mark.browser
 def test_pages_render_in_chromium_with_tiles_equal_to_the_views(
-    loaded_warehouse: tuple[Path, list[pipeline.TableRun]], tmp_path: Path
+    loaded_warehouse: LoadedWarehouse, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    settings = warehouse_settings()
-    bq = warehouse.client()
+    settings = loaded_warehouse.settings
+    bq = warehouse.client(settings)
     out = tmp_path / "dashboards"
     pages = build_all(out, settings)
     assert [p.name for p in pages] == ["index.html", *(f"{d.name}.html" for d in DASHBOARDS)]

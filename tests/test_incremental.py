@@ -23,6 +23,7 @@ from etl.raw_tables import model_source_types, raw_table
 from etl.snapshot import current
 from masking.keys import DocumentKeyProvider
 from masking.manifest import manifest_for
+from tests.conftest import reseed_after
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 TABLE = "repayments"
@@ -58,6 +59,9 @@ def _assert_warehouse_equals_source(bq: bigquery.Client) -> None:
     state = _warehouse_state(bq)
     assert len(state) == len(set(state)), "duplicates in the warehouse"
     assert set(state) == _source_state()
+
+
+restore_source = reseed_after("restore_source")
 
 
 @pytest.fixture()

@@ -7,16 +7,14 @@ import datetime as dt
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from google.cloud import bigquery
 
-from etl import pipeline, stack, warehouse
-from etl.config import warehouse_settings
+from etl import stack, warehouse
+from tests.conftest import LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 
@@ -24,22 +22,29 @@ JST = dt.timedelta(hours=9)
 BUCKETS = ((30, "dpd_1_29"), (60, "dpd_30_59"), (90, "dpd_60_89"))
 
 
+ViewReader = Callable[[str, str], list[tuple[Any, ...]]]
+
+
 @pytest.fixture(scope="module")
-def bq(loaded_warehouse: tuple[Path, list[pipeline.TableRun]]) -> bigquery.Client:
-    return warehouse.client()
+def view(loaded_warehouse: LoadedWarehouse) -> ViewReader:
+    """Rows of a view over the end-to-end datasets."""
+    settings = loaded_warehouse.settings
+    bq = warehouse.client(settings)
+
+    def read(name: str, columns: str) -> list[tuple[Any, ...]]:
+        dataset = (
+            settings.mart_dataset if name.startswith(("kpi_", "mart_")) else settings.stg_dataset
+        )
+        _, rows = warehouse.query_rows(
+            bq, f"select {columns} from `{settings.project}.{dataset}.{name}`"
+        )
+        return rows
+
+    return read
 
 
 def _source(sql: str) -> list[tuple[Any, ...]]:
     return stack.execute("primary", "app", sql)
-
-
-def _view(bq: bigquery.Client, name: str, columns: str) -> list[tuple[Any, ...]]:
-    settings = warehouse_settings()
-    dataset = settings.mart_dataset if name.startswith("kpi_") else settings.stg_dataset
-    _, rows = warehouse.query_rows(
-        bq, f"select {columns} from `{settings.project}.{dataset}.{name}`"
-    )
-    return rows
 
 
 def _jst_date(ts: dt.datetime) -> dt.date:
@@ -88,7 +93,7 @@ def _as_of() -> dt.date:
     return max(_jst_date(ts) for (ts,) in _source("SELECT transacted_at FROM transactions"))
 
 
-def test_application_funnel(bq: bigquery.Client) -> None:
+def test_application_funnel(view: ViewReader) -> None:
     cards: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
     for application_id, issued_at, activated_at in _source(
         "SELECT application_id, issued_at, activated_at FROM cards"
@@ -117,8 +122,7 @@ def test_application_funnel(bq: bigquery.Client) -> None:
             len(issued),
             _ratio(activated, len(issued)),
         )
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_application_funnel_daily",
         "application_date, applications, approved, rejected, pending, approval_rate, "
         "median_hours_to_decision, cards_issued, activation_rate_30d",
@@ -160,23 +164,23 @@ def _spending(
     return {k: (g, n, _ratio(c, n), len(m)) for k, (g, n, c, m) in sums.items()}
 
 
-def test_spending_by_day_and_month_per_design_and_target(bq: bigquery.Client) -> None:
+def test_spending_by_day_and_month_per_design_and_target(view: ViewReader) -> None:
     txns = _transactions()
     columns = "gmv_jpy, capture_count, average_ticket_jpy, active_cardholders"
     daily = _spending(
         ((d, design, target or "(none)"), m, k, a) for d, m, k, a, design, target, _, _ in txns
     )
-    rows = _view(bq, "kpi_spending_daily", f"business_date, card_design, support_target, {columns}")
+    rows = view("kpi_spending_daily", f"business_date, card_design, support_target, {columns}")
     _assert_rows_equal("kpi_spending_daily", daily, rows, keys=3)
     monthly = _spending(
         ((_month(d), design, target or "(none)"), m, k, a)
         for d, m, k, a, design, target, _, _ in txns
     )
-    rows = _view(bq, "kpi_spending_monthly", f"spend_month, card_design, support_target, {columns}")
+    rows = view("kpi_spending_monthly", f"spend_month, card_design, support_target, {columns}")
     _assert_rows_equal("kpi_spending_monthly", monthly, rows, keys=3)
 
 
-def test_active_cardholders_daily_and_30_day(bq: bigquery.Client) -> None:
+def test_active_cardholders_daily_and_30_day(view: ViewReader) -> None:
     active_days: dict[dt.date, set[int]] = defaultdict(set)
     for day, member, kind, *_ in _transactions():
         if kind == "capture":
@@ -190,15 +194,14 @@ def test_active_cardholders_daily_and_30_day(bq: bigquery.Client) -> None:
         )
         expected[(day,)] = (len(active_days.get(day, set())), len(window))
         day += dt.timedelta(days=1)
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_active_cardholders_daily",
         "business_date, daily_active_cardholders, active_cardholders_30d",
     )
     _assert_rows_equal("kpi_active_cardholders_daily", expected, rows, keys=1)
 
 
-def test_support_contributions(bq: bigquery.Client) -> None:
+def test_support_contributions(view: ViewReader) -> None:
     totals: dict[dt.date, Decimal] = defaultdict(Decimal)
     fan: dict[tuple[dt.date, str], list[Any]] = {}
     for day, _, kind, amount, _, target, rate, _ in _transactions():
@@ -214,8 +217,7 @@ def test_support_contributions(bq: bigquery.Client) -> None:
         )
         for key, (gmv, rate) in fan.items()
     }
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_support_contributions_monthly",
         "spend_month, support_target, contribution_rate, fan_card_gmv_jpy, contribution_jpy, "
         "share_of_total_gmv",
@@ -223,7 +225,7 @@ def test_support_contributions(bq: bigquery.Client) -> None:
     _assert_rows_equal("kpi_support_contributions_monthly", expected, rows, keys=2)
 
 
-def test_repayments_by_channel_and_repayment_rate(bq: bigquery.Client) -> None:
+def test_repayments_by_channel_and_repayment_rate(view: ViewReader) -> None:
     statements = {
         int(i): (month, due, billed)
         for i, month, due, billed in _source(
@@ -243,8 +245,7 @@ def test_repayments_by_channel_and_repayment_rate(bq: bigquery.Client) -> None:
         if paid <= statements[int(statement_id)][1]:
             repaid[int(statement_id)][1] += amount
     expected = {k: (n, total, _ratio(total, n)) for k, (n, total) in by_channel.items()}
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_repayments_monthly",
         "repayment_month, channel, repayments, repaid_amount_jpy, average_repayment_jpy",
     )
@@ -261,8 +262,7 @@ def test_repayments_by_channel_and_repayment_rate(bq: bigquery.Client) -> None:
         (m,): (n, billed, paid, on_time, _ratio(paid, billed), _ratio(on_time, billed))
         for m, (n, billed, paid, on_time) in months.items()
     }
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_repayment_rate_monthly",
         "statement_month, statements, billed_amount_jpy, repaid_amount_jpy, "
         "repaid_on_time_amount_jpy, repayment_rate, on_time_repayment_rate",
@@ -279,7 +279,7 @@ def _bucket(balance: Decimal, as_of: dt.date, due: dt.date) -> str:
     return next((name for limit, name in BUCKETS if late < limit), "dpd_90_plus")
 
 
-def test_delinquency_buckets_and_roll_rates(bq: bigquery.Client) -> None:
+def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
     statements = _source(
         "SELECT statement_id, card_id, closing_date, due_date, billed_amount FROM statements"
     )
@@ -324,8 +324,7 @@ def test_delinquency_buckets_and_roll_rates(bq: bigquery.Client) -> None:
             len(cards),
             _ratio(delinquent, outstanding),
         )
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_delinquency_monthly",
         "as_of_month_end, outstanding_balance_jpy, current_balance_jpy, dpd_1_29_balance_jpy, "
         "dpd_30_59_balance_jpy, dpd_60_89_balance_jpy, dpd_90_plus_balance_jpy, "
@@ -350,15 +349,14 @@ def test_delinquency_buckets_and_roll_rates(bq: bigquery.Client) -> None:
         key: (n, balance, _ratio(balance, from_totals[key[:2]]))
         for key, (n, balance) in moves.items()
     }
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_roll_rates_monthly",
         "as_of_month_end, from_bucket, to_bucket, statements, balance_jpy, roll_rate",
     )
     _assert_rows_equal("kpi_roll_rates_monthly", expected, rows, keys=3)
 
 
-def test_vintage_retention(bq: bigquery.Client) -> None:
+def test_vintage_retention(view: ViewReader) -> None:
     signup = {
         int(m): _month(_jst_date(ts))
         for m, ts in _source("SELECT member_id, created_at FROM members")
@@ -378,15 +376,14 @@ def test_vintage_retention(bq: bigquery.Client) -> None:
         for offset in range((last.year - cohort.year) * 12 + last.month - cohort.month + 1):
             members = len(active[(cohort, offset)])
             expected[(cohort, offset)] = (size, members, _ratio(members, size))
-    rows = _view(
-        bq,
+    rows = view(
         "kpi_vintage_retention",
         "signup_month, months_since_signup, cohort_members, active_members, retention_rate",
     )
     _assert_rows_equal("kpi_vintage_retention", expected, rows, keys=2)
 
 
-def test_daily_gmv_equals_the_source(bq: bigquery.Client) -> None:
+def test_daily_gmv_equals_the_source(view: ViewReader) -> None:
     expected = {
         (day,): (Decimal(gmv),)
         for day, gmv in _source(
@@ -396,21 +393,19 @@ def test_daily_gmv_equals_the_source(bq: bigquery.Client) -> None:
         )
     }
     _assert_rows_equal(
-        "kpi_daily_gmv", expected, _view(bq, "kpi_daily_gmv", "business_date, gmv_jpy"), keys=1
+        "kpi_daily_gmv", expected, view("kpi_daily_gmv", "business_date, gmv_jpy"), keys=1
     )
 
 
 def test_reconciliation_after_the_load_matches_every_partition(
-    loaded_warehouse: tuple[Path, list[pipeline.TableRun]], bq: bigquery.Client
+    loaded_warehouse: LoadedWarehouse, view: ViewReader
 ) -> None:
-    _, runs = loaded_warehouse
+    runs = loaded_warehouse.runs
     assert all("match" in r.reconciliation and "differ" not in r.reconciliation for r in runs)
-    settings = warehouse_settings()
-    _, rows = warehouse.query_rows(
-        bq,
-        "select table_name, partitions_checked, partitions_mismatched, source_rows, "
-        f"warehouse_rows, status from `{settings.project}.{settings.mart_dataset}."
-        "mart_reconciliation_latest`",
+    rows = view(
+        "mart_reconciliation_latest",
+        "table_name, partitions_checked, partitions_mismatched, source_rows, warehouse_rows, "
+        "status",
     )
     latest = {r[0]: r[1:] for r in rows}
     days = {

@@ -14,11 +14,12 @@ import pytest
 from google.cloud import bigquery
 
 from etl import pipeline, stack, warehouse
-from etl.config import warehouse_settings
+from etl.config import WarehouseSettings, warehouse_settings
 from etl.snapshot import current
 from etl.source_schema import TABLE_ORDER
 from masking.keys import DocumentKeyProvider
 from masking.reference import luhn_valid
+from tests.conftest import LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 
@@ -27,13 +28,18 @@ DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,18}")
 
 
 @pytest.fixture(scope="module")
-def lake(loaded_warehouse: tuple[Path, list[pipeline.TableRun]]) -> Path:
-    return loaded_warehouse[0]
+def lake(loaded_warehouse: LoadedWarehouse) -> Path:
+    return loaded_warehouse.lake
 
 
 @pytest.fixture(scope="module")
-def runs(loaded_warehouse: tuple[Path, list[pipeline.TableRun]]) -> list[pipeline.TableRun]:
-    return loaded_warehouse[1]
+def runs(loaded_warehouse: LoadedWarehouse) -> list[pipeline.TableRun]:
+    return loaded_warehouse.runs
+
+
+@pytest.fixture(scope="module")
+def e2e(loaded_warehouse: LoadedWarehouse) -> WarehouseSettings:
+    return loaded_warehouse.settings
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +51,20 @@ def _source(sql: str) -> list[tuple]:
     return stack.execute("primary", "app", sql)
 
 
-def _raw(table: str) -> str:
-    settings = warehouse_settings()
+def _raw(table: str, settings: WarehouseSettings | None = None) -> str:
+    settings = settings or warehouse_settings()
     return f"`{settings.project}.{settings.raw_dataset}.{table}`"
 
 
 def test_warehouse_holds_the_source_row_count(
-    runs: list[pipeline.TableRun], bq: bigquery.Client, seeded: dict[str, int]
+    runs: list[pipeline.TableRun],
+    bq: bigquery.Client,
+    seeded: dict[str, int],
+    e2e: WarehouseSettings,
 ) -> None:
     for run in runs:
         (source_count,) = _source(f"SELECT COUNT(*) FROM {run.table}")[0]
-        _, rows = warehouse.query_rows(bq, f"select count(*) from {_raw(run.table)}")
+        _, rows = warehouse.query_rows(bq, f"select count(*) from {_raw(run.table, e2e)}")
         assert (
             source_count == seeded[run.table] == run.rows_written == run.rows_loaded == rows[0][0]
         )
@@ -65,7 +74,9 @@ def _pan_like(value: str) -> bool:
     return any(luhn_valid(re.sub(r"[ -]", "", m)) for m in DIGIT_RUN.findall(value))
 
 
-def _output_strings(lake: Path, bq: bigquery.Client) -> Iterator[tuple[str, str]]:
+def _output_strings(
+    lake: Path, bq: bigquery.Client, e2e: WarehouseSettings
+) -> Iterator[tuple[str, str]]:
     """(table, value) for every string value in every Parquet snapshot and warehouse table."""
     for table in TABLES:
         snapshot = current(lake, table)
@@ -75,15 +86,18 @@ def _output_strings(lake: Path, bq: bigquery.Client) -> Iterator[tuple[str, str]
             if pa.types.is_string(field.type):
                 for value in parquet.column(field.name).drop_null().to_pylist():
                     yield table, value
-        schema = bq.get_table(_raw(table).strip("`")).schema
+        schema = bq.get_table(_raw(table, e2e).strip("`")).schema
         columns = [f.name for f in schema if f.field_type == "STRING"]
-        _, rows = warehouse.query_rows(bq, f"select {', '.join(columns)} from {_raw(table)}")
+        _, rows = warehouse.query_rows(bq, f"select {', '.join(columns)} from {_raw(table, e2e)}")
         for row in rows:
             yield from ((table, v) for v in row if v is not None)
 
 
 def test_no_pan_in_parquet_or_warehouse(
-    runs: list[pipeline.TableRun], lake: Path, bq: bigquery.Client
+    runs: list[pipeline.TableRun],
+    lake: Path,
+    bq: bigquery.Client,
+    e2e: WarehouseSettings,
 ) -> None:
     source_memos_with_pans = sum(
         _pan_like(memo)
@@ -91,18 +105,21 @@ def test_no_pan_in_parquet_or_warehouse(
     )
     assert source_memos_with_pans > 0, "the fixture must contain PANs typed into memos"
     scanned = 0
-    for table, value in _output_strings(lake, bq):
+    for table, value in _output_strings(lake, bq, e2e):
         assert not _pan_like(value), f"PAN-like value in {table}"
         scanned += 1
     assert scanned > 10_000
     _, redacted = warehouse.query_rows(
-        bq, f"select countif(memo like '%[PAN]%') from {_raw('transactions')}"
+        bq, f"select countif(memo like '%[PAN]%') from {_raw('transactions', e2e)}"
     )
     assert redacted[0][0] == source_memos_with_pans
 
 
 def test_no_source_email_or_phone_in_parquet_or_warehouse(
-    runs: list[pipeline.TableRun], lake: Path, bq: bigquery.Client
+    runs: list[pipeline.TableRun],
+    lake: Path,
+    bq: bigquery.Client,
+    e2e: WarehouseSettings,
 ) -> None:
     emails = {e.lower() for (e,) in _source("SELECT email FROM members")}
     phones = {
@@ -110,7 +127,7 @@ def test_no_source_email_or_phone_in_parquet_or_warehouse(
         for (p,) in _source("SELECT phone FROM members WHERE phone IS NOT NULL")
     }
     assert len(emails) == runs[TABLES.index("members")].rows_written
-    for table, value in _output_strings(lake, bq):
+    for table, value in _output_strings(lake, bq, e2e):
         lowered = value.lower()
         assert "@" not in lowered or not any(e in lowered for e in emails), f"e-mail in {table}"
         for run in re.findall(r"\d[\d -]{8,}\d", value):
@@ -118,16 +135,19 @@ def test_no_source_email_or_phone_in_parquet_or_warehouse(
 
 
 def test_pan_becomes_keyed_token_with_display_safe_parts(
-    runs: list[pipeline.TableRun], bq: bigquery.Client, test_keys: DocumentKeyProvider
+    runs: list[pipeline.TableRun],
+    bq: bigquery.Client,
+    test_keys: DocumentKeyProvider,
+    e2e: WarehouseSettings,
 ) -> None:
     key = test_keys.current("pan")
     source = {int(card_id): pan for card_id, pan in _source("SELECT card_id, pan FROM cards")}
     names, rows = warehouse.query_rows(
         bq,
-        f"select card_id, pan_token, pan_token_key_version, pan_bin6, pan_last4 from {_raw('cards')}",
+        f"select card_id, pan_token, pan_token_key_version, pan_bin6, pan_last4 from {_raw('cards', e2e)}",
     )
     assert "pan" not in names and "cvv" not in {
-        f.name for f in bq.get_table(_raw("cards").strip("`")).schema
+        f.name for f in bq.get_table(_raw("cards", e2e).strip("`")).schema
     }
     assert len(rows) == len(source)
     for card_id, pan_token, version, bin6, last4 in rows:
