@@ -7,13 +7,19 @@ VENV := .venv
 EMU_VENV := .venv-bqemu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bootstrap system-packages lint clean
+.PHONY: demo test bench bootstrap system-packages lint clean
 
 demo: bootstrap
 	$(VENV)/bin/cardlake demo
 
 test: bootstrap lint
 	$(VENV)/bin/pytest
+
+# Side-by-side benchmark against pandas, dlt and a Python-UDF Spark job (see docs/benchmarks.md).
+ROWS ?= 1000000
+bench: bootstrap
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(VENV)/bin/python -m bench.run --rows $(ROWS)
 
 bootstrap: system-packages $(VENV)/.installed $(EMU_VENV)/.installed
 
