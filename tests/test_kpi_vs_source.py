@@ -59,6 +59,10 @@ def _month_end(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
+def _months_between(earlier: dt.date, later: dt.date) -> int:
+    return (later.year - earlier.year) * 12 + later.month - earlier.month
+
+
 def _ratio(numerator: Any, denominator: Any) -> float | None:
     return None if not denominator else float(numerator) / float(denominator)
 
@@ -365,7 +369,7 @@ def test_vintage_retention(view: ViewReader) -> None:
     for day, member, kind, *_ in _transactions():
         if kind == "capture":
             cohort = signup[member]
-            offset = (day.year - cohort.year) * 12 + day.month - cohort.month
+            offset = _months_between(cohort, day)
             active[(cohort, offset)].add(member)
     cohort_sizes: dict[dt.date, int] = defaultdict(int)
     for month in signup.values():
@@ -373,7 +377,7 @@ def test_vintage_retention(view: ViewReader) -> None:
     last = _month(_as_of())
     expected = {}
     for cohort, size in cohort_sizes.items():
-        for offset in range((last.year - cohort.year) * 12 + last.month - cohort.month + 1):
+        for offset in range(_months_between(cohort, last) + 1):
             members = len(active[(cohort, offset)])
             expected[(cohort, offset)] = (size, members, _ratio(members, size))
     rows = view(
