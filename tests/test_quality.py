@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 from etl.quality import validate
-from masking.manifest import manifest_for
+from masking.manifest import load_manifest, manifest_for
 from masking.reference import luhn_valid
 
 pytestmark = pytest.mark.spark
@@ -77,3 +78,22 @@ def test_every_broken_rule_is_reported_by_count_never_by_value(spark: SparkSessi
     assert by_check["NoLuhnValidPanInStrings()"]["unexpected_count"] == 1
     dumped = json.dumps(report.checks, default=str)
     assert pan not in dumped and "card " not in dumped
+
+
+def test_a_token_that_is_not_32_bytes_or_missing_fails(spark: SparkSession, tmp_path: Path) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text(
+        "table: people\nprimary_key: [person_id]\ncolumns:\n"
+        "  person_id: key\n  email: {class: direct_identifier, normalize: email}\n"
+    )
+    rows = [(1, b"\x01" * 32, 1), (2, b"\x02" * 31, 1), (3, None, 1)]
+    df = spark.createDataFrame(
+        rows, "person_id int, email_token binary, email_token_key_version int"
+    )
+    report = validate(df, load_manifest(path), ["person_id", "email"], source_rows=3)
+    by_check = {c["check"]: c for c in report.checks}
+    assert set(report.failed) == {
+        "ExpectColumnValuesToBeBetween(_token_bytes_email)",
+        "ExpectColumnValuesToNotBeNull(_token_bytes_email)",
+    }
+    assert by_check["ExpectColumnValuesToBeBetween(_token_bytes_email)"]["unexpected_count"] == 1
