@@ -77,20 +77,19 @@ def _same(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
-def _assert_rows_equal(
-    view: str,
-    expected: dict[tuple[Any, ...], tuple[Any, ...]],
-    rows: Iterable[tuple[Any, ...]],
-    keys: int,
+def _assert_view(
+    view: ViewReader, name: str, columns: str, expected: dict[tuple[Any, ...], tuple[Any, ...]]
 ) -> None:
-    actual = {tuple(r[:keys]): tuple(r[keys:]) for r in rows}
-    assert set(actual) == set(expected), f"{view}: keys differ"
+    """The view's rows, keyed by their leading columns, equal the expected ones."""
+    assert expected, f"{name}: the demo data must produce rows"
+    keys = len(next(iter(expected)))
+    actual = {tuple(r[:keys]): tuple(r[keys:]) for r in view(name, columns)}
+    assert set(actual) == set(expected), f"{name}: keys differ"
     for key, values in expected.items():
         got = actual[key]
         assert all(_same(e, a) for e, a in zip(values, got, strict=True)), (
-            f"{view} {key}: expected {values}, view has {got}"
+            f"{name} {key}: expected {values}, view has {got}"
         )
-    assert expected, f"{view}: the demo data must produce rows"
 
 
 def _as_of() -> dt.date:
@@ -126,12 +125,13 @@ def test_application_funnel(view: ViewReader) -> None:
             len(issued),
             _ratio(activated, len(issued)),
         )
-    rows = view(
+    _assert_view(
+        view,
         "kpi_application_funnel_daily",
         "application_date, applications, approved, rejected, pending, approval_rate, "
         "median_hours_to_decision, cards_issued, activation_rate_30d",
+        expected,
     )
-    _assert_rows_equal("kpi_application_funnel_daily", expected, rows, keys=1)
 
 
 def _transactions() -> list[
@@ -174,14 +174,19 @@ def test_spending_by_day_and_month_per_design_and_target(view: ViewReader) -> No
     daily = _spending(
         ((d, design, target or "(none)"), m, k, a) for d, m, k, a, design, target, _, _ in txns
     )
-    rows = view("kpi_spending_daily", f"business_date, card_design, support_target, {columns}")
-    _assert_rows_equal("kpi_spending_daily", daily, rows, keys=3)
+    _assert_view(
+        view, "kpi_spending_daily", f"business_date, card_design, support_target, {columns}", daily
+    )
     monthly = _spending(
         ((_month(d), design, target or "(none)"), m, k, a)
         for d, m, k, a, design, target, _, _ in txns
     )
-    rows = view("kpi_spending_monthly", f"spend_month, card_design, support_target, {columns}")
-    _assert_rows_equal("kpi_spending_monthly", monthly, rows, keys=3)
+    _assert_view(
+        view,
+        "kpi_spending_monthly",
+        f"spend_month, card_design, support_target, {columns}",
+        monthly,
+    )
 
 
 def test_active_cardholders_daily_and_30_day(view: ViewReader) -> None:
@@ -198,11 +203,12 @@ def test_active_cardholders_daily_and_30_day(view: ViewReader) -> None:
         )
         expected[(day,)] = (len(active_days.get(day, set())), len(window))
         day += dt.timedelta(days=1)
-    rows = view(
+    _assert_view(
+        view,
         "kpi_active_cardholders_daily",
         "business_date, daily_active_cardholders, active_cardholders_30d",
+        expected,
     )
-    _assert_rows_equal("kpi_active_cardholders_daily", expected, rows, keys=1)
 
 
 def test_support_contributions(view: ViewReader) -> None:
@@ -221,12 +227,13 @@ def test_support_contributions(view: ViewReader) -> None:
         )
         for key, (gmv, rate) in fan.items()
     }
-    rows = view(
+    _assert_view(
+        view,
         "kpi_support_contributions_monthly",
         "spend_month, support_target, contribution_rate, fan_card_gmv_jpy, contribution_jpy, "
         "share_of_total_gmv",
+        expected,
     )
-    _assert_rows_equal("kpi_support_contributions_monthly", expected, rows, keys=2)
 
 
 def test_repayments_by_channel_and_repayment_rate(view: ViewReader) -> None:
@@ -249,11 +256,12 @@ def test_repayments_by_channel_and_repayment_rate(view: ViewReader) -> None:
         if paid <= statements[int(statement_id)][1]:
             repaid[int(statement_id)][1] += amount
     expected = {k: (n, total, _ratio(total, n)) for k, (n, total) in by_channel.items()}
-    rows = view(
+    _assert_view(
+        view,
         "kpi_repayments_monthly",
         "repayment_month, channel, repayments, repaid_amount_jpy, average_repayment_jpy",
+        expected,
     )
-    _assert_rows_equal("kpi_repayments_monthly", expected, rows, keys=2)
 
     months: dict[dt.date, list[Any]] = {}
     for statement_id, (month, _, billed) in statements.items():
@@ -266,12 +274,13 @@ def test_repayments_by_channel_and_repayment_rate(view: ViewReader) -> None:
         (m,): (n, billed, paid, on_time, _ratio(paid, billed), _ratio(on_time, billed))
         for m, (n, billed, paid, on_time) in months.items()
     }
-    rows = view(
+    _assert_view(
+        view,
         "kpi_repayment_rate_monthly",
         "statement_month, statements, billed_amount_jpy, repaid_amount_jpy, "
         "repaid_on_time_amount_jpy, repayment_rate, on_time_repayment_rate",
+        expected,
     )
-    _assert_rows_equal("kpi_repayment_rate_monthly", expected, rows, keys=1)
 
 
 def _bucket(balance: Decimal, as_of: dt.date, due: dt.date) -> str:
@@ -328,13 +337,14 @@ def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
             len(cards),
             _ratio(delinquent, outstanding),
         )
-    rows = view(
+    _assert_view(
+        view,
         "kpi_delinquency_monthly",
         "as_of_month_end, outstanding_balance_jpy, current_balance_jpy, dpd_1_29_balance_jpy, "
         "dpd_30_59_balance_jpy, dpd_60_89_balance_jpy, dpd_90_plus_balance_jpy, "
         "delinquent_balance_jpy, delinquent_cards, delinquency_rate",
+        expected,
     )
-    _assert_rows_equal("kpi_delinquency_monthly", expected, rows, keys=1)
 
     moves: dict[tuple[dt.date, str, str], list[Any]] = {}
     for (statement_id, end), (bucket, balance) in status.items():
@@ -353,11 +363,12 @@ def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
         key: (n, balance, _ratio(balance, from_totals[key[:2]]))
         for key, (n, balance) in moves.items()
     }
-    rows = view(
+    _assert_view(
+        view,
         "kpi_roll_rates_monthly",
         "as_of_month_end, from_bucket, to_bucket, statements, balance_jpy, roll_rate",
+        expected,
     )
-    _assert_rows_equal("kpi_roll_rates_monthly", expected, rows, keys=3)
 
 
 def test_vintage_retention(view: ViewReader) -> None:
@@ -380,11 +391,12 @@ def test_vintage_retention(view: ViewReader) -> None:
         for offset in range(_months_between(cohort, last) + 1):
             members = len(active[(cohort, offset)])
             expected[(cohort, offset)] = (size, members, _ratio(members, size))
-    rows = view(
+    _assert_view(
+        view,
         "kpi_vintage_retention",
         "signup_month, months_since_signup, cohort_members, active_members, retention_rate",
+        expected,
     )
-    _assert_rows_equal("kpi_vintage_retention", expected, rows, keys=2)
 
 
 def test_daily_gmv_equals_the_source(view: ViewReader) -> None:
@@ -396,9 +408,7 @@ def test_daily_gmv_equals_the_source(view: ViewReader) -> None:
             "FROM transactions GROUP BY 1"
         )
     }
-    _assert_rows_equal(
-        "kpi_daily_gmv", expected, view("kpi_daily_gmv", "business_date, gmv_jpy"), keys=1
-    )
+    _assert_view(view, "kpi_daily_gmv", "business_date, gmv_jpy", expected)
 
 
 def test_reconciliation_after_the_load_matches_every_partition(
