@@ -41,7 +41,7 @@ def deployed_columns(
 ) -> dict[str, list[str]]:
     """Output columns of every view as the warehouse resolves it."""
     return {
-        name: [f.name for f in bq.get_table(table_id).schema]
+        name: views.view_columns(bq, table_id)
         for name, table_id in _view_ids(settings, sql_dir).items()
     }
 

@@ -7,7 +7,7 @@ With nothing configured, every endpoint points at the project's own local stack
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,16 @@ class WarehouseSettings:
     ops_dataset: str
     use_emulator: bool
 
+    def with_dataset_prefix(self, prefix: str) -> WarehouseSettings:
+        """The same project with datasets <prefix>raw, <prefix>stg, <prefix>mart, <prefix>ops."""
+        return replace(
+            self,
+            raw_dataset=f"{prefix}raw",
+            stg_dataset=f"{prefix}stg",
+            mart_dataset=f"{prefix}mart",
+            ops_dataset=f"{prefix}ops",
+        )
+
     @property
     def datasets(self) -> dict[str, str]:
         return {
@@ -46,16 +56,15 @@ class WarehouseSettings:
 def warehouse_settings() -> WarehouseSettings:
     """Real BigQuery when CARDLAKE_BQ_PROJECT is set, else the local emulator."""
     project = os.environ.get("CARDLAKE_BQ_PROJECT")
-    prefix = os.environ.get("CARDLAKE_BQ_DATASET_PREFIX", "")
     return WarehouseSettings(
         project=project or LOCAL_BQ_PROJECT,
         location=os.environ.get("CARDLAKE_BQ_LOCATION"),
-        raw_dataset=f"{prefix}raw",
-        stg_dataset=f"{prefix}stg",
-        mart_dataset=f"{prefix}mart",
-        ops_dataset=f"{prefix}ops",
+        raw_dataset="raw",
+        stg_dataset="stg",
+        mart_dataset="mart",
+        ops_dataset="ops",
         use_emulator=project is None,
-    )
+    ).with_dataset_prefix(os.environ.get("CARDLAKE_BQ_DATASET_PREFIX", ""))
 
 
 def lake_dir() -> Path:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from etl.errors import CardlakeError
 from etl.opstables import OPS_TABLES, bigquery_schema
 from etl.raw_tables import model_source_types, raw_table
 from etl.source_schema import TABLE_ORDER
-from etl.views import deploy_views, view_definitions, view_id
+from etl.views import deploy_views, view_columns, view_definitions, view_id
 from etl.warehouse import ensure_datasets
 from masking.manifest import manifest_for
 
@@ -108,14 +108,7 @@ def load_fixtures(directory: Path = FIXTURE_DIR) -> list[Fixture]:
 
 
 def fixture_settings(base: WarehouseSettings, fixture: Fixture) -> WarehouseSettings:
-    prefix = f"fx_{fixture.name}_"
-    return replace(
-        base,
-        raw_dataset=f"{prefix}raw",
-        stg_dataset=f"{prefix}stg",
-        mart_dataset=f"{prefix}mart",
-        ops_dataset=f"{prefix}ops",
-    )
+    return base.with_dataset_prefix(f"fx_{fixture.name}_")
 
 
 def input_schema(name: str) -> tuple[str, list[bigquery.SchemaField]]:
@@ -204,10 +197,6 @@ def _compare(
         else:
             remaining.pop(hit)
     return ViewCheck(fixture, view, missing, remaining)
-
-
-def view_columns(bq: bigquery.Client, table_id: str) -> list[str]:
-    return [f.name for f in bq.get_table(table_id).schema]
 
 
 def load_inputs(

@@ -113,6 +113,11 @@ def deploy_views(
     return deployed
 
 
+def view_columns(bq: bigquery.Client, table_id: str) -> list[str]:
+    """Output columns of a deployed view, as the warehouse resolves them."""
+    return [f.name for f in bq.get_table(table_id).schema]
+
+
 @dataclass(frozen=True)
 class DryRun:
     view: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +90,7 @@ def loaded_warehouse(
     """Every table run through the pipeline once into datasets of its own (e2e_*), with all
     views deployed over them. Tests that change the source restore it (see reseed_after)."""
     lake = tmp_path_factory.mktemp("lake")
-    settings = replace(
-        warehouse_settings(),
-        raw_dataset="e2e_raw",
-        stg_dataset="e2e_stg",
-        mart_dataset="e2e_mart",
-        ops_dataset="e2e_ops",
-    )
+    settings = warehouse_settings().with_dataset_prefix("e2e_")
     runs = pipeline.run_tables(
         spark,
         TABLE_ORDER,

@@ -22,9 +22,8 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def _schema_settings(name: str) -> WarehouseSettings:
-    """Empty raw and ops tables in their own datasets, to resolve the views' columns."""
-    fixture = sql_fixtures.Fixture(name, SQL_DIR, {}, [])
-    return sql_fixtures.fixture_settings(warehouse_settings(), fixture)
+    """Datasets of their own, for empty raw and ops tables that resolve the views' columns."""
+    return warehouse_settings().with_dataset_prefix(f"fx_{name}_")
 
 
 def test_the_four_dashboards_and_the_health_page_are_declared() -> None:

@@ -10,7 +10,7 @@ from google.cloud import bigquery
 
 from etl import sql_fixtures, warehouse
 from etl.config import warehouse_settings
-from etl.views import view_definitions, view_id
+from etl.views import view_columns, view_definitions, view_id
 
 FIXTURES = sql_fixtures.load_fixtures()
 HEADER_FIELDS = ("grain:", "filters:", "formula:", "owner:")
@@ -48,7 +48,7 @@ def test_views_return_the_expected_rows(bq: bigquery.Client, fixture: sql_fixtur
         assert any(check.rows), f"{fixture.name}: {check.view} expects no rows"
         if check.view.startswith(("kpi_", "mart_")):
             # A KPI fixture pins every output column, so a rename or a new column fails here.
-            columns = sql_fixtures.view_columns(bq, view_id(settings, views[check.view]))
+            columns = view_columns(bq, view_id(settings, views[check.view]))
             assert check.columns == columns, f"{fixture.name}: {check.view} columns"
 
 
