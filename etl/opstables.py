@@ -84,9 +84,11 @@ def append(
     rows: list[dict[str, Any]],
     job_id: str,
 ) -> None:
-    """One WRITE_APPEND load job under a fixed id: a retried run appends once on BigQuery."""
+    """One WRITE_APPEND load job under a fixed id: a retried run appends once on BigQuery.
+
+    The table exists already: ensure_ops_tables runs once per pipeline run and per deploy.
+    """
     schema = OPS_TABLES[name]
-    ensure_ops_tables(bq, settings)
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer)
     config = bigquery.LoadJobConfig(

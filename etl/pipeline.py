@@ -11,7 +11,7 @@ from pathlib import Path
 from google.cloud import bigquery
 from pyspark.sql import SparkSession
 
-from etl import runrecord, warehouse
+from etl import opstables, runrecord, warehouse
 from etl.bookmarks import BookmarkStore
 from etl.config import WarehouseSettings
 from etl.jobs import extract_table
@@ -56,6 +56,7 @@ def run_tables(
     """Per table: extract + gate + publish, load the warehouse, and only then the bookmark."""
     bq = warehouse.client(settings)
     warehouse.ensure_datasets(bq, settings)
+    opstables.ensure_ops_tables(bq, settings)
     store = bookmarks or BookmarkStore()
     run_id = extract_table.new_run_id()
     results = []

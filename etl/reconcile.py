@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from google.cloud import bigquery
@@ -21,9 +21,9 @@ from etl import opstables
 from etl.config import BUSINESS_TIMEZONE, WarehouseSettings
 from etl.errors import CardlakeError
 from etl.raw_tables import RawTable
-from etl.source import ExtractWindow, connect
+from etl.source import ExtractWindow, connect, sql_timestamp
 from etl.stack import Endpoint
-from etl.warehouse import partition_filter
+from etl.warehouse import partition_filter, raw_table_id
 from masking.manifest import TableManifest
 
 
@@ -72,14 +72,13 @@ def _source_side(
 ) -> dict[dt.date | None, list[Decimal]]:
     measures = _measures(manifest)
     date_sql = _business_date_sql(manifest, source_types) if manifest.business_date else "NULL"
-    where = ["TRUE"]
-    if window.cursor and window.upper is not None:
-        where.append(f"`{window.cursor}` < '{window.upper:%Y-%m-%d %H:%M:%S.%f}'")
+    # Whole partitions up to the window's upper bound: its lower bound does not apply.
+    upper_bound = replace(window, lower=None).predicate()
     sums = "".join(f", COALESCE(SUM(`{m}`), 0)" for m in measures)
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(
             f"SELECT {date_sql} AS business_date, COUNT(*){sums} FROM `{manifest.table}` "
-            f"WHERE {' AND '.join(where)} GROUP BY 1"
+            f"WHERE {upper_bound} GROUP BY 1"
         )
         rows = cur.fetchall()
     wanted = set(partitions)
@@ -102,12 +101,12 @@ def _warehouse_side(
     keys = ", '|', ".join(f"cast(`{k}` as string)" for k in raw.primary_key)
     where = ["true"]
     if window.cursor and window.upper is not None:
-        where.append(f"`{window.cursor}` < timestamp '{window.upper:%Y-%m-%d %H:%M:%S.%f}+00:00'")
+        where.append(f"`{window.cursor}` < timestamp '{sql_timestamp(window.upper)}+00:00'")
     if raw.partition_field:
         where.append(partition_filter("", raw, partitions))
     date_sql = f"`{raw.partition_field}`" if raw.partition_field else "cast(null as date)"
     sums = "".join(f", coalesce(sum(`{m}`), 0)" for m in measures)
-    table_id = f"{settings.project}.{settings.raw_dataset}.{raw.name}"
+    table_id = raw_table_id(settings, raw)
     result = bq.query(
         f"select {date_sql} as business_date, count(*){sums}, "
         f"count(*) - count(distinct concat({keys})) "

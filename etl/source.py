@@ -83,13 +83,14 @@ class ExtractWindow:
     def predicate(self) -> str:
         if self.cursor is None or self.upper is None:
             return "1 = 1"
-        clauses = [f"`{self.cursor}` < '{_sql_ts(self.upper)}'"]
+        clauses = [f"`{self.cursor}` < '{sql_timestamp(self.upper)}'"]
         if self.lower is not None:
-            clauses.append(f"`{self.cursor}` >= '{_sql_ts(self.lower)}'")
+            clauses.append(f"`{self.cursor}` >= '{sql_timestamp(self.lower)}'")
         return " AND ".join(clauses)
 
 
-def _sql_ts(value: dt.datetime) -> str:
+def sql_timestamp(value: dt.datetime) -> str:
+    """A naive UTC datetime as a SQL literal's text, to the microsecond."""
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 

@@ -112,6 +112,10 @@ def _existing(bq: bigquery.Client, table: bigquery.Table) -> bigquery.Table | No
         return None
 
 
+def raw_table_id(settings: WarehouseSettings, raw: RawTable) -> str:
+    return f"{settings.project}.{settings.raw_dataset}.{raw.name}"
+
+
 @dataclass(frozen=True)
 class LoadResult:
     table: str
@@ -134,7 +138,7 @@ def load_snapshot(
     dataset = _snapshot_dataset(snapshot)
     check_snapshot_schema(dataset, raw)
     partitions = _touched_partitions(dataset, raw)
-    table_id = f"{settings.project}.{settings.raw_dataset}.{raw.name}"
+    table_id = raw_table_id(settings, raw)
     table = raw.table(table_id)
     existing = _existing(bq, table)
     if snapshot.kind == "full":
@@ -200,7 +204,7 @@ def _merge_snapshot(
                 run_once(
                     bq,
                     f"cardlake_merge_{raw.name}_{run_id}_{number}",
-                    query_submitter(bq, merge_sql(table_id, staging, raw, chunk)),
+                    _query_submitter(bq, merge_sql(table_id, staging, raw, chunk)),
                 )
             )
     finally:
@@ -208,7 +212,7 @@ def _merge_snapshot(
     return tuple(job_ids)
 
 
-def query_submitter(bq: bigquery.Client, sql: str) -> Callable[[str], bigquery.QueryJob]:
+def _query_submitter(bq: bigquery.Client, sql: str) -> Callable[[str], bigquery.QueryJob]:
     def submit(job_id: str) -> bigquery.QueryJob:
         # The client's own job retry would resubmit under the same fixed id; run_once decides.
         return bq.query(sql, job_id=job_id, job_retry=None)
