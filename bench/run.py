@@ -82,15 +82,11 @@ def _spark_extract(spark: Any) -> tuple[Any, Any]:
 
 
 def _spark_write(df: Any, manifest: Any, out: Path) -> int:
+    """Written as the job writes its snapshots (business-date partitions, zstd)."""
     from etl.jobs.extract_table import with_business_date
+    from etl.snapshot import write_snapshot
 
-    frame = with_business_date(df, manifest)
-    frame.repartition("business_date").write.option("compression", "zstd").partitionBy(
-        "business_date"
-    ).parquet(str(out))
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in out.rglob("*.parquet"))
+    return write_snapshot(with_business_date(df, manifest), out, manifest.table, "bench").rows
 
 
 def run_variant(name: str, out: Path) -> dict[str, Any]:
@@ -221,12 +217,9 @@ def _dlt_variant(out: Path) -> int:
         dataset_name="bench",
     )
     pipeline.run(masked(), loader_file_format="parquet")
-    import pyarrow.parquet as pq
+    from etl.snapshot import parquet_rows
 
-    return sum(
-        pq.ParquetFile(f).metadata.num_rows
-        for f in (out / "files" / "bench" / "transactions").rglob("*.parquet")
-    )
+    return parquet_rows(out / "files" / "bench" / "transactions")
 
 
 # --- the runner (parent process) ------------------------------------------------------
