@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -32,7 +32,6 @@ class Snapshot:
     run_id: str
     path: str
     rows: int
-    partitioned_by: str | None
     kind: str = "full"
     base_runs: tuple[str, ...] = ()
 
@@ -48,20 +47,19 @@ def table_dir(lake: Path, table: str) -> Path:
 def write_snapshot(
     df: DataFrame, lake: Path, table: str, run_id: str, kind: str = "full"
 ) -> Snapshot:
-    """Write the run's Parquet files; the snapshot is not visible until published."""
+    """Write the run's Parquet files; the snapshot is not visible until published.
+
+    Files are flat, one per task, with business_date as a column: BigQuery partitions on
+    load, and date directories would cost a sort or a shuffle of every row to save nothing.
+    """
     data_dir = table_dir(lake, table) / "runs" / run_id
-    partitioned_by = BUSINESS_DATE if BUSINESS_DATE in df.columns else None
-    frame = df.repartition(partitioned_by) if partitioned_by else df
-    writer = frame.write.mode("errorifexists").option("compression", "zstd")
-    if partitioned_by:
-        writer = writer.partitionBy(partitioned_by)
-    writer.parquet(str(data_dir))
+    df.write.mode("errorifexists").option("compression", "zstd").parquet(str(data_dir))
     rows = parquet_rows(data_dir)
     previous = current(lake, table)
     base: tuple[str, ...] = (run_id,)
     if kind == "incremental" and previous is not None:
         base = (*previous.base_runs, run_id)
-    return Snapshot(table, run_id, str(data_dir), rows, partitioned_by, kind, base)
+    return Snapshot(table, run_id, str(data_dir), rows, kind, base)
 
 
 def parquet_rows(directory: Path) -> int:
@@ -80,8 +78,13 @@ def current(lake: Path, table: str) -> Snapshot | None:
     pointer = table_dir(lake, table) / "CURRENT.json"
     if not pointer.exists():
         return None
-    fields = json.loads(pointer.read_text())
-    return Snapshot(**{**fields, "base_runs": tuple(fields.get("base_runs", ()))})
+    stored = json.loads(pointer.read_text())
+    # Pointers of earlier versions may carry fields this one dropped.
+    known = {f.name for f in fields(Snapshot)} - {"base_runs"}
+    return Snapshot(
+        **{k: v for k, v in stored.items() if k in known},
+        base_runs=tuple(stored.get("base_runs", ())),
+    )
 
 
 def current_snapshots(lake: Path) -> list[Snapshot]:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 import pymysql
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import StringType
 
 from etl import stack
 from etl.config import SOURCE_DATABASE
@@ -134,37 +132,39 @@ def plan_window(
     return ExtractWindow(manifest.cursor, lower, upper, lag, state)
 
 
-def zero_dates(
-    endpoint: Endpoint, manifest: TableManifest, window: ExtractWindow
-) -> dict[str, int]:
-    """Per DATE/DATETIME/TIMESTAMP column, rows of the window holding a MySQL zero date.
+@dataclass(frozen=True)
+class WindowCounts:
+    rows: int
+    zero_dates: dict[str, int]  # date columns holding MySQL zero dates (read as NULL) -> rows
 
-    The JDBC read turns them into NULL; the counts go to the run record.
+
+DATE_TYPES = ("date", "datetime", "timestamp")
+
+
+def window_counts(
+    endpoint: Endpoint,
+    manifest: TableManifest,
+    window: ExtractWindow,
+    columns: dict[str, SourceColumn],
+) -> WindowCounts:
+    """The window's rows and, per selected date column, its zero dates: one scan.
+
+    A zero date sorts before any real one: a comparison, unlike a cast to text, is cheap.
     """
+    dates = [
+        name
+        for name, column in columns.items()
+        if column.column_type.split("(")[0] in DATE_TYPES and name in manifest.selected_columns
+    ]
+    zero_sums = "".join(f", COALESCE(SUM(`{c}` < '0000-01-01'), 0)" for c in dates)
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = %s AND data_type IN ('date', 'datetime', 'timestamp')",
-            (endpoint.database, manifest.table),
+            f"SELECT COUNT(*){zero_sums} FROM `{manifest.table}` WHERE {window.predicate()}"
         )
-        columns = [str(r[0]) for r in cur.fetchall() if r[0] in manifest.selected_columns]
-        if not columns:
-            return {}
-        sums = ", ".join(
-            f"COALESCE(SUM(CAST(`{c}` AS CHAR) LIKE '0000-00-00%%'), 0)" for c in columns
-        )
-        cur.execute(f"SELECT {sums} FROM `{manifest.table}` WHERE {window.predicate()}")
         row = cur.fetchone()
     assert row is not None
-    return {c: int(n) for c, n in zip(columns, row, strict=True) if int(n)}
-
-
-def source_count(endpoint: Endpoint, table: str, window: ExtractWindow) -> int:
-    with connect(endpoint) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM `{table}` WHERE {window.predicate()}")
-        row = cur.fetchone()
-    assert row is not None
-    return int(row[0])
+    zeros = {c: int(n) for c, n in zip(dates, row[1:], strict=True) if int(n)}
+    return WindowCounts(int(row[0]), zeros)
 
 
 def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
@@ -247,13 +247,15 @@ def extract_table(
 ) -> DataFrame:
     """Read the manifest's selected columns of the window in parallel key ranges.
 
-    The fail-closed classification check runs first, before any row is read.
+    The fail-closed classification and dialect checks run first, before any row is read.
     """
     check_source_columns(manifest, list(columns))
+    url = jdbc_url(endpoint)
+    check_jdbc_dialect(spark, url)
     selected = ", ".join(f"`{c}`" for c in manifest.selected_columns)
     reader = (
         spark.read.format("jdbc")
-        .option("url", jdbc_url(endpoint))
+        .option("url", url)
         .option("driver", JDBC_DRIVER)
         .option("user", endpoint.user)
         .option("password", endpoint.password)
@@ -279,19 +281,18 @@ def extract_table(
     return reader.load()
 
 
-def check_dialect_canary(df: DataFrame, sample_rows: int = 1000) -> None:
-    """A wrong JDBC dialect returns column names as values: fail loudly, never load that."""
-    strings = [f.name for f in df.schema.fields if isinstance(f.dataType, StringType)]
-    if not strings:
-        return
-    row = (
-        df.limit(sample_rows)
-        .agg(*[F.count_if(F.col(c) == F.lit(c)).alias(c) for c in strings])
-        .first()
-    )
-    bad = [c for c in strings if row is not None and row[c]]
-    if bad:
+def check_jdbc_dialect(spark: SparkSession, url: str) -> None:
+    """Refuse a URL that Spark would not read with its MySQL dialect, before any row is read.
+
+    Under any other dialect Spark double-quotes column names, which MariaDB reads as string
+    literals: every row would come back holding the column names as values.
+    """
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    dialect = jvm.org.apache.spark.sql.jdbc.JdbcDialects.get(url).getClass().getSimpleName()
+    if not dialect.startswith("MySQLDialect"):
         raise CardlakeError(
-            f"JDBC dialect check failed: column(s) {', '.join(bad)} came back holding their own "
-            "names; use a jdbc:mysql:// URL with the MariaDB driver"
+            f"JDBC dialect check failed: Spark would read {url.split('?')[0]} with "
+            f"{dialect}, which returns column names as values; use a jdbc:mysql:// URL with "
+            "the MariaDB driver"
         )

@@ -69,12 +69,7 @@ def bigquery_type(arrow_type: pa.DataType) -> str:
 
 
 def _snapshot_dataset(snapshot: Snapshot) -> ds.Dataset:
-    partitioning = None
-    if snapshot.partitioned_by:
-        partitioning = ds.partitioning(
-            pa.schema([(snapshot.partitioned_by, pa.date32())]), flavor="hive"
-        )
-    return ds.dataset(str(snapshot.data_dir), format="parquet", partitioning=partitioning)
+    return ds.dataset(str(snapshot.data_dir), format="parquet")
 
 
 def check_snapshot_schema(dataset: ds.Dataset, raw: RawTable) -> None:
@@ -259,7 +254,7 @@ def _load_file(
     table: bigquery.Table,
     job_id: str,
 ) -> str:
-    """Stream the snapshot's files (partition column restored) into one Parquet upload.
+    """Stream the snapshot's files into one Parquet upload.
 
     Columns go in declared order: the emulator maps Parquet columns by position.
     """

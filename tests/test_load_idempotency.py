@@ -68,13 +68,8 @@ def _snapshot(
         }
     )
     path = tmp / run_id
-    ds.write_dataset(
-        table,
-        path,
-        format="parquet",
-        partitioning=ds.partitioning(pa.schema([(BUSINESS_DATE, pa.date32())]), flavor="hive"),
-    )
-    return Snapshot(TABLE, run_id, str(path), len(rows), BUSINESS_DATE, kind)
+    ds.write_dataset(table, path, format="parquet")
+    return Snapshot(TABLE, run_id, str(path), len(rows), kind)
 
 
 def _contents(bq: bigquery.Client) -> list[tuple[Any, ...]]:

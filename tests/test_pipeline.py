@@ -172,7 +172,7 @@ def test_reload_after_a_schema_change_replaces_the_table(
     ]:
         (tmp_path / run_id).mkdir()
         pq.write_table(table, tmp_path / run_id / "part-0.parquet")
-        snapshot = Snapshot("schema_drift", run_id, str(tmp_path / run_id), table.num_rows, None)
+        snapshot = Snapshot("schema_drift", run_id, str(tmp_path / run_id), table.num_rows)
         declared = RawTable(
             "schema_drift",
             "test table",

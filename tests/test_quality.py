@@ -1,4 +1,5 @@
-"""The Great Expectations gate on a masked snapshot: one suite, counts only, fails closed."""
+"""The quality gate on a masked snapshot: row rules counted while writing, GX on the set,
+counts only, fails closed."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
-from etl.quality import validate
-from masking.manifest import load_manifest, manifest_for
+from etl.errors import CardlakeError
+from etl.quality import QualityReport, key_frame, validate, with_row_checks
+from etl.source import check_jdbc_dialect, jdbc_url
+from etl.stack import Endpoint
+from masking.manifest import TableManifest, load_manifest, manifest_for
 from masking.reference import luhn_valid
 
 pytestmark = pytest.mark.spark
@@ -50,32 +54,44 @@ def _row(i: int, amount: str = "100.00", memo: str | None = None) -> tuple:
     )
 
 
+def _gate(
+    df: DataFrame, manifest: TableManifest, not_null: list[str], source_rows: int, lake: Path
+) -> QualityReport:
+    """Row rules counted by the Parquet write, then the gate, as the job runs them."""
+    checked, row_checks = with_row_checks(df, manifest, not_null)
+    checked.write.parquet(str(lake / "snapshot"))
+    return validate(df.sparkSession, lake / "snapshot", manifest, source_rows, row_checks)
+
+
 def _card_number() -> str:
     body = "411111" + "0" * 9
     return next(body + str(d) for d in range(10) if luhn_valid(body + str(d)))
 
 
-def test_a_clean_snapshot_passes(spark: SparkSession) -> None:
+def test_a_clean_snapshot_passes(spark: SparkSession, tmp_path: Path) -> None:
     df = spark.createDataFrame([_row(1), _row(2, memo="立替 ☕")], COLUMNS)
-    report = validate(df, manifest_for("transactions"), NOT_NULL, source_rows=2)
+    report = _gate(df, manifest_for("transactions"), NOT_NULL, 2, tmp_path)
     assert report.success, report.failed
     assert len(report.checks) >= 6
 
 
-def test_every_broken_rule_is_reported_by_count_never_by_value(spark: SparkSession) -> None:
+def test_every_broken_rule_is_reported_by_count_never_by_value(
+    spark: SparkSession, tmp_path: Path
+) -> None:
     pan = _card_number()
     rows = [_row(1), _row(1), _row(3, amount="-5.00"), _row(4, memo=f"card {pan}")]
     df = spark.createDataFrame(rows, COLUMNS)
-    report = validate(df, manifest_for("transactions"), NOT_NULL, source_rows=5)
+    report = _gate(df, manifest_for("transactions"), NOT_NULL, 5, tmp_path)
     assert set(report.failed) == {
         "ExpectTableRowCountToEqual()",
         "ExpectColumnValuesToBeUnique(transaction_id)",
-        "ExpectColumnValuesToBeBetween(amount)",
-        "NoLuhnValidPanInStrings()",
+        "Between(amount)",
+        "NoLuhnValidPan(memo)",
     }
     by_check = {c["check"]: c for c in report.checks}
-    assert by_check["ExpectColumnValuesToBeBetween(amount)"]["unexpected_count"] == 1
-    assert by_check["NoLuhnValidPanInStrings()"]["unexpected_count"] == 1
+    assert by_check["Between(amount)"]["unexpected_count"] == 1
+    assert by_check["NoLuhnValidPan(memo)"]["unexpected_count"] == 1
+    assert by_check["ExpectColumnValuesToBeUnique(transaction_id)"]["unexpected_count"] == 2
     dumped = json.dumps(report.checks, default=str)
     assert pan not in dumped and "card " not in dumped
 
@@ -90,10 +106,30 @@ def test_a_token_that_is_not_32_bytes_or_missing_fails(spark: SparkSession, tmp_
     df = spark.createDataFrame(
         rows, "person_id int, email_token binary, email_token_key_version int"
     )
-    report = validate(df, load_manifest(path), ["person_id", "email"], source_rows=3)
+    report = _gate(df, load_manifest(path), ["person_id", "email"], 3, tmp_path)
     by_check = {c["check"]: c for c in report.checks}
     assert set(report.failed) == {
-        "ExpectColumnValuesToBeBetween(_token_bytes_email)",
-        "ExpectColumnValuesToNotBeNull(_token_bytes_email)",
+        "TokenIs32Bytes(email)",
+        "NotNull(email_token)",
     }
-    assert by_check["ExpectColumnValuesToBeBetween(_token_bytes_email)"]["unexpected_count"] == 1
+    assert by_check["TokenIs32Bytes(email)"]["unexpected_count"] == 1
+    assert by_check["NotNull(email_token)"]["unexpected_count"] == 1
+
+
+def test_a_jdbc_url_spark_would_not_read_as_mysql_is_refused(spark: SparkSession) -> None:
+    endpoint = Endpoint("127.0.0.1", 3307, "etl", "", "cardlake")
+    check_jdbc_dialect(spark, jdbc_url(endpoint))
+    with pytest.raises(CardlakeError, match="column names as values; use a jdbc:mysql://"):
+        check_jdbc_dialect(spark, jdbc_url(endpoint).replace("jdbc:mysql:", "jdbc:mariadb:"))
+
+
+def test_key_frame_keeps_unsigned_bigint_keys_exact(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    top = 2**64 - 1  # BIGINT UNSIGNED's largest value, read by Spark as DECIMAL(20,0)
+    keys = pa.array([Decimal(top), Decimal(top - 1), Decimal(1), None], pa.decimal128(20, 0))
+    pq.write_table(pa.table({"id": keys}), tmp_path / "part-0.parquet")
+    frame = key_frame(tmp_path, ["id"])
+    assert str(frame["id"].dtype) == "UInt64"
+    assert frame["id"].tolist()[:3] == [top, top - 1, 1] and frame["id"].isna().sum() == 1

@@ -22,18 +22,16 @@ from etl.bookmarks import Bookmark, BookmarkStore
 from etl.config import BUSINESS_TIMEZONE, lake_dir
 from etl.errors import CardlakeError
 from etl.glue import init_job, resolved_options
-from etl.quality import QualityReport, validate
+from etl.quality import QualityReport, validate, with_row_checks
 from etl.snapshot import BUSINESS_DATE, Snapshot, publish, write_snapshot
 from etl.source import (
     ExtractWindow,
-    check_dialect_canary,
     extract_table,
     guard_replica,
     plan_window,
     source_columns,
-    source_count,
     source_endpoint,
-    zero_dates,
+    window_counts,
 )
 from etl.spark import build_session
 from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
@@ -104,20 +102,18 @@ def run(
     since = previous.watermark_at if previous else None
     window = plan_window(endpoint, manifest, since, lookback, SAFETY_LAG)
     extracted_at = dt.datetime.now(dt.UTC)
-    zero = zero_dates(endpoint, manifest, window)
     columns = source_columns(endpoint, table)
     source = extract_table(spark, endpoint, manifest, num_partitions, window, columns)
-    check_dialect_canary(source)
     masked, k_report = with_k_anonymity(
         to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
     )
-    output = with_run_metadata(with_business_date(masked, manifest), run_id, extracted_at)
+    not_null = [name for name, column in columns.items() if not column.nullable]
+    checked, row_checks = with_row_checks(with_business_date(masked, manifest), manifest, not_null)
+    output = with_run_metadata(checked, run_id, extracted_at)
     kind = "full" if window.full else "incremental"
     snapshot = write_snapshot(output, lake, table, run_id, kind)
-    not_null = [name for name, column in columns.items() if not column.nullable]
-    quality = validate(
-        spark.read.parquet(snapshot.path), manifest, not_null, source_count(endpoint, table, window)
-    )
+    counts = window_counts(endpoint, manifest, window, columns)
+    quality = validate(spark, snapshot.data_dir, manifest, counts.rows, row_checks)
     (snapshot.data_dir / "_quality.json").write_text(
         json.dumps({**asdict(quality), "success": quality.success}, default=str)
     )
@@ -141,7 +137,7 @@ def run(
         )
     types = {name: column.column_type for name, column in columns.items()}
     return ExtractResult(
-        snapshot, endpoint.display, window, quality, k_report, zero, types, pending
+        snapshot, endpoint.display, window, quality, k_report, counts.zero_dates, types, pending
     )
 
 
