@@ -82,7 +82,13 @@ def tokenizers(spark: SparkSession, rows: int) -> list[list[object]]:
 
 def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[object]], int]:
     from etl.jobs.extract_table import with_business_date
-    from etl.source import extract_table, plan_window, source_columns, source_endpoint
+    from etl.source import (
+        extract_table,
+        plan_window,
+        profile_window,
+        source_columns,
+        source_endpoint,
+    )
     from masking.keys import DocumentKeyProvider, new_key_document
     from masking.manifest import manifest_for
     from masking.policy import to_masked
@@ -94,9 +100,10 @@ def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[obj
 
         window = plan_window(endpoint, manifest, None, dt.timedelta(0), dt.timedelta(0))
         columns = source_columns(endpoint, manifest.table)
+        key_range = profile_window(endpoint, manifest, window, columns).keys
 
         def job(masked: bool) -> None:
-            df = extract_table(spark, endpoint, manifest, 4, window, columns)
+            df = extract_table(spark, endpoint, manifest, 4, window, columns, key_range)
             if masked:
                 df = to_masked(df, manifest, keys, as_of=pd.Timestamp.now().date())
             target = Path(out) / ("masked" if masked else "copy")

@@ -71,14 +71,21 @@ def _token(key: bytes, value: Any) -> bytes:
 def _spark_extract(spark: Any) -> tuple[Any, Any]:
     import datetime as dt
 
-    from etl.source import extract_table, plan_window, source_columns, source_endpoint
+    from etl.source import (
+        extract_table,
+        plan_window,
+        profile_window,
+        source_columns,
+        source_endpoint,
+    )
     from masking.manifest import manifest_for
 
     manifest = manifest_for("transactions")
     endpoint = source_endpoint()
     window = plan_window(endpoint, manifest, None, dt.timedelta(0), dt.timedelta(0))
     columns = source_columns(endpoint, manifest.table)
-    return extract_table(spark, endpoint, manifest, 4, window, columns), manifest
+    keys = profile_window(endpoint, manifest, window, columns).keys
+    return extract_table(spark, endpoint, manifest, 4, window, columns, keys), manifest
 
 
 def _spark_write(df: Any, manifest: Any, out: Path) -> int:

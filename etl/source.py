@@ -133,21 +133,22 @@ def plan_window(
 
 
 @dataclass(frozen=True)
-class WindowCounts:
+class WindowProfile:
     rows: int
+    keys: KeyRange  # of the first primary-key column: the strides of the parallel read
     zero_dates: dict[str, int]  # date columns holding MySQL zero dates (read as NULL) -> rows
 
 
 DATE_TYPES = ("date", "datetime", "timestamp")
 
 
-def window_counts(
+def profile_window(
     endpoint: Endpoint,
     manifest: TableManifest,
     window: ExtractWindow,
     columns: dict[str, SourceColumn],
-) -> WindowCounts:
-    """The window's rows and, per selected date column, its zero dates: one scan.
+) -> WindowProfile:
+    """The window's rows, key range and, per selected date column, its zero dates: one scan.
 
     A zero date sorts before any real one: a comparison, unlike a cast to text, is cheap.
     """
@@ -156,15 +157,18 @@ def window_counts(
         for name, column in columns.items()
         if column.column_type.split("(")[0] in DATE_TYPES and name in manifest.selected_columns
     ]
+    key = manifest.primary_key[0]
     zero_sums = "".join(f", COALESCE(SUM(`{c}` < '0000-01-01'), 0)" for c in dates)
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(
-            f"SELECT COUNT(*){zero_sums} FROM `{manifest.table}` WHERE {window.predicate()}"
+            f"SELECT COUNT(*), MIN(`{key}`), MAX(`{key}`){zero_sums} FROM `{manifest.table}` "
+            f"WHERE {window.predicate()}"
         )
         row = cur.fetchone()
     assert row is not None
-    zeros = {c: int(n) for c, n in zip(dates, row[1:], strict=True) if int(n)}
-    return WindowCounts(int(row[0]), zeros)
+    keys = KeyRange(*(None if bound is None else int(bound) for bound in row[1:3]))
+    zeros = {c: int(n) for c, n in zip(dates, row[3:], strict=True) if int(n)}
+    return WindowProfile(int(row[0]), keys, zeros)
 
 
 def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
@@ -215,16 +219,6 @@ def source_columns(endpoint: Endpoint, table: str) -> dict[str, SourceColumn]:
     return columns
 
 
-def key_range(endpoint: Endpoint, table: str, key: str, window: ExtractWindow) -> KeyRange:
-    with connect(endpoint) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT MIN(`{key}`), MAX(`{key}`) FROM `{table}` WHERE {window.predicate()}")
-        row = cur.fetchone()
-    assert row is not None
-    return KeyRange(
-        None if row[0] is None else int(row[0]), None if row[1] is None else int(row[1])
-    )
-
-
 def jdbc_url(endpoint: Endpoint) -> str:
     # jdbc:mysql (not jdbc:mariadb) so Spark picks its MySQL dialect and quotes with
     # backticks; with jdbc:mariadb it double-quotes names and gets them back as values.
@@ -243,6 +237,7 @@ def extract_table(
     num_partitions: int,
     window: ExtractWindow,
     columns: dict[str, SourceColumn],
+    keys: KeyRange,
     fetch_size: int = 10_000,
 ) -> DataFrame:
     """Read the manifest's selected columns of the window in parallel key ranges.
@@ -267,11 +262,10 @@ def extract_table(
         .option("queryTimeout", str(STATEMENT_TIMEOUT_S))
     )
     key = manifest.primary_key[0]
-    bounds = key_range(endpoint, manifest.table, key, window)
-    if len(manifest.primary_key) == 1 and bounds.low is not None and bounds.high is not None:
+    if len(manifest.primary_key) == 1 and keys.low is not None and keys.high is not None:
         # Spark's bounds are Longs; they only set the strides (the first and last partitions
         # are open-ended), so clamping keeps BIGINT UNSIGNED keys above 2^63 in the read.
-        low, high = min(bounds.low, LONG_MAX - 1), min(bounds.high + 1, LONG_MAX)
+        low, high = min(keys.low, LONG_MAX - 1), min(keys.high + 1, LONG_MAX)
         reader = (
             reader.option("partitionColumn", key)
             .option("lowerBound", str(low))

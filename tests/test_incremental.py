@@ -134,6 +134,8 @@ def test_lost_bookmark_replaces_instead_of_appending(
     bq = warehouse.client()
     _run(spark, test_keys, env)
     stack.wait_for_replica()
+    # Rows the previous test touched last are inside the safety lag for a fast first run.
+    time.sleep(SAFETY_LAG.total_seconds() + 0.5)
     env["bookmarks"].delete(TABLE)
     again = _run(spark, test_keys, env)
     assert again.kind == "full"

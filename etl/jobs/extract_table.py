@@ -29,9 +29,9 @@ from etl.source import (
     extract_table,
     guard_replica,
     plan_window,
+    profile_window,
     source_columns,
     source_endpoint,
-    window_counts,
 )
 from etl.spark import build_session
 from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
@@ -103,7 +103,10 @@ def run(
     window = plan_window(endpoint, manifest, since, lookback, SAFETY_LAG)
     extracted_at = dt.datetime.now(dt.UTC)
     columns = source_columns(endpoint, table)
-    source = extract_table(spark, endpoint, manifest, num_partitions, window, columns)
+    # Counted before the read: a row updated meanwhile leaves the window either way, and
+    # the gate's count check then fails the run rather than let it go unnoticed.
+    profile = profile_window(endpoint, manifest, window, columns)
+    source = extract_table(spark, endpoint, manifest, num_partitions, window, columns, profile.keys)
     masked, k_report = with_k_anonymity(
         to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
     )
@@ -112,8 +115,7 @@ def run(
     output = with_run_metadata(checked, run_id, extracted_at)
     kind = "full" if window.full else "incremental"
     snapshot = write_snapshot(output, lake, table, run_id, kind)
-    counts = window_counts(endpoint, manifest, window, columns)
-    quality = validate(spark, snapshot.data_dir, manifest, counts.rows, row_checks)
+    quality = validate(spark, snapshot.data_dir, manifest, profile.rows, row_checks)
     (snapshot.data_dir / "_quality.json").write_text(
         json.dumps({**asdict(quality), "success": quality.success}, default=str)
     )
@@ -137,7 +139,7 @@ def run(
         )
     types = {name: column.column_type for name, column in columns.items()}
     return ExtractResult(
-        snapshot, endpoint.display, window, quality, k_report, counts.zero_dates, types, pending
+        snapshot, endpoint.display, window, quality, k_report, profile.zero_dates, types, pending
     )
 
 
