@@ -20,7 +20,7 @@ from etl.fileio import write_atomically
 BUSINESS_DATE = "business_date"
 KEEP_RUNS = 3
 # A token column repeats one 32-byte token per card or member. Parquet's default 1 MiB
-# dictionary holds ~30k of them and then falls back to plain bytes (2.6x the output at 10M
+# dictionary holds ~30k of them and then falls back to plain bytes (2.4x the output at 10M
 # transactions); 16 MiB keeps half a million distinct tokens dictionary-encoded.
 DICTIONARY_PAGE_BYTES = 16 << 20
 
