@@ -14,6 +14,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
 PAN_CANDIDATE = r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])"
+# The same digits without look-arounds, for RE2 (pyarrow): it finds every PAN_CANDIDATE
+# and also longer digit runs, so it only decides which columns need the exact search.
+PAN_DIGIT_RUN = r"[0-9](?:[ -]?[0-9]){12}"
 EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
 PHONE = r"(?<![0-9])(?:\+81[ -]?|0)[0-9]{1,4}[ -]?[0-9]{1,4}[ -]?[0-9]{3,4}(?![0-9])"
 PAN_MARK, EMAIL_MARK, PHONE_MARK = "[PAN]", "[EMAIL]", "[PHONE]"

@@ -1,5 +1,5 @@
-"""The quality gate on a masked snapshot: row rules counted while writing, GX on the set,
-counts only, fails closed."""
+"""The quality gate on a written, masked snapshot: row rules counted over its files, GX on
+the set, counts only, fails closed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from etl.errors import CardlakeError
-from etl.quality import QualityReport, key_frame, validate, with_row_checks
+from etl.quality import QualityReport, key_frame, row_checks, validate
 from etl.source import check_jdbc_dialect, jdbc_url
 from etl.stack import Endpoint
 from masking.manifest import TableManifest, load_manifest, manifest_for
@@ -57,10 +57,10 @@ def _row(i: int, amount: str = "100.00", memo: str | None = None) -> tuple:
 def _gate(
     df: DataFrame, manifest: TableManifest, not_null: list[str], source_rows: int, lake: Path
 ) -> QualityReport:
-    """Row rules counted by the Parquet write, then the gate, as the job runs them."""
-    checked, row_checks = with_row_checks(df, manifest, not_null)
-    checked.write.parquet(str(lake / "snapshot"))
-    return validate(df.sparkSession, lake / "snapshot", manifest, source_rows, row_checks)
+    """The snapshot written as Parquet, then the gate, as the job runs them."""
+    df.write.parquet(str(lake / "snapshot"))
+    checks = row_checks(df, manifest, not_null)
+    return validate(df.sparkSession, lake / "snapshot", manifest, source_rows, checks)
 
 
 def _card_number() -> str:
@@ -94,6 +94,20 @@ def test_every_broken_rule_is_reported_by_count_never_by_value(
     assert by_check["ExpectColumnValuesToBeUnique(transaction_id)"]["unexpected_count"] == 2
     dumped = json.dumps(report.checks, default=str)
     assert pan not in dumped and "card " not in dumped
+
+
+def test_a_digit_run_failing_the_luhn_sum_is_a_candidate_not_a_pan(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    pan = _card_number()
+    not_a_pan = pan[:-1] + str((int(pan[-1]) + 1) % 10)
+    rows = [_row(1, memo=f"order {not_a_pan}"), _row(2, memo="order 12-34"), _row(3)]
+    report = _gate(
+        spark.createDataFrame(rows, COLUMNS), manifest_for("transactions"), NOT_NULL, 3, tmp_path
+    )
+    memo = {c["check"]: c for c in report.checks}["NoLuhnValidPan(memo)"]
+    assert report.success, report.failed
+    assert (memo["candidates"], memo["unexpected_count"]) == (1, 0)
 
 
 def test_a_token_that_is_not_32_bytes_or_missing_fails(spark: SparkSession, tmp_path: Path) -> None:

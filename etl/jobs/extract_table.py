@@ -22,7 +22,7 @@ from etl.bookmarks import Bookmark, BookmarkStore
 from etl.config import BUSINESS_TIMEZONE, lake_dir
 from etl.errors import CardlakeError
 from etl.glue import init_job, resolved_options
-from etl.quality import QualityReport, validate, with_row_checks
+from etl.quality import QualityReport, preload_great_expectations, row_checks, validate
 from etl.snapshot import BUSINESS_DATE, Snapshot, publish, write_snapshot
 from etl.source import (
     ExtractWindow,
@@ -111,11 +111,14 @@ def run(
         to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
     )
     not_null = [name for name, column in columns.items() if not column.nullable]
-    checked, row_checks = with_row_checks(with_business_date(masked, manifest), manifest, not_null)
-    output = with_run_metadata(checked, run_id, extracted_at)
+    dated = with_business_date(masked, manifest)
+    checks = row_checks(dated, manifest, not_null)
     kind = "full" if window.full else "incremental"
-    snapshot = write_snapshot(output, lake, table, run_id, kind)
-    quality = validate(spark, snapshot.data_dir, manifest, profile.rows, row_checks)
+    preload_great_expectations()
+    snapshot = write_snapshot(
+        with_run_metadata(dated, run_id, extracted_at), lake, table, run_id, kind
+    )
+    quality = validate(spark, snapshot.data_dir, manifest, profile.rows, checks)
     (snapshot.data_dir / "_quality.json").write_text(
         json.dumps({**asdict(quality), "success": quality.success}, default=str)
     )
