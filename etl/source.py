@@ -222,11 +222,13 @@ def source_columns(endpoint: Endpoint, table: str) -> dict[str, SourceColumn]:
 def jdbc_url(endpoint: Endpoint) -> str:
     # jdbc:mysql (not jdbc:mariadb) so Spark picks its MySQL dialect and quotes with
     # backticks; with jdbc:mariadb it double-quotes names and gets them back as values.
+    # useServerPrepStmts: rows come in the binary protocol, which the driver decodes ~13%
+    # faster than text (numbers and datetimes are not parsed from strings; bench/run.py).
     session = f"time_zone='+00:00',max_statement_time={STATEMENT_TIMEOUT_S}"
     return (
         f"jdbc:mysql://{endpoint.host}:{endpoint.port}/{endpoint.database}"
         f"?permitMysqlScheme&sessionVariables={session}&useCursorFetch=false"
-        "&zeroDateTimeBehavior=convertToNull"
+        "&zeroDateTimeBehavior=convertToNull&useServerPrepStmts=true"
     )
 
 
