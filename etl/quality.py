@@ -111,7 +111,10 @@ class RowChecks:
         candidates = dict.fromkeys(self.string_columns, 0)
         rows = 0
         dataset = ds.dataset(str(snapshot_dir), format="parquet")
-        for batch in dataset.to_batches(columns=columns, batch_size=BATCH_ROWS):
+        batches = dataset.to_batches(
+            columns=columns, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1
+        )
+        for batch in batches:
             rows += batch.num_rows
             for rule in self.rules:
                 broken[rule.name] += rule.breaking(batch.column(rule.column))
