@@ -7,7 +7,7 @@ Two kinds of rules, each checked where it is cheapest:
   columns not null, tokens 32 bytes (and present where the source column is NOT NULL),
   declared value ranges, and PAN candidates (13 or more digits) per string column. Only a
   column that has candidates is read again, by Spark, for the exact Luhn sum. Counting the
-  rules inside the write (`DataFrame.observe`) cost 15% of a 1M-row job (bench/run.py).
+  rules inside the write (`DataFrame.observe`) cost ~10% of a 1M-row job (bench/run.py).
 - Set rules need the whole written snapshot: Great Expectations 1.x checks the row count
   against the source's count for the window and the primary key for nulls and duplicates.
   It reads only the key columns of the Parquet files, with pandas in this process: a
