@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -99,9 +100,7 @@ class RowChecks:
     rules: tuple[RowRule, ...]
     string_columns: tuple[str, ...]
 
-    def results(
-        self, snapshot_dir: Path, read_snapshot: Callable[[], DataFrame]
-    ) -> list[dict[str, Any]]:
+    def results(self, spark: SparkSession, snapshot_dir: Path) -> list[dict[str, Any]]:
         """Rows breaking each rule, one streamed pass over the written files.
 
         Only a column with PAN candidates is read again, by Spark, for the Luhn sum.
@@ -130,7 +129,9 @@ class RowChecks:
             for name, count in broken.items()
         ]
         suspects = [column for column, found in candidates.items() if found]
-        pans = count_pans(read_snapshot().select(*suspects)) if suspects else {}
+        pans = (
+            count_pans(spark.read.parquet(str(snapshot_dir)).select(*suspects)) if suspects else {}
+        )
         return checks + [
             {
                 "check": f"NoLuhnValidPan({column})",
@@ -217,14 +218,20 @@ def preload_great_expectations() -> None:
     Call it once the job's own imports are done, so the two threads import nothing in turn.
     """
     if "great_expectations" not in sys.modules:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        threading.Thread(target=_import_great_expectations, daemon=True).start()
+        threading.Thread(target=_preload, daemon=True).start()
 
 
-def _import_great_expectations() -> None:
+def _preload() -> None:
     # A failure here resurfaces, with its traceback, at validate's own import.
     with contextlib.suppress(Exception):
-        import great_expectations  # noqa: F401
+        _great_expectations()
+
+
+def _great_expectations() -> ModuleType:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations
+
+    return great_expectations
 
 
 def validate(
@@ -234,9 +241,8 @@ def validate(
     source_rows: int,
     row_checks: RowChecks,
 ) -> QualityReport:
-    """GX's set rules on the written snapshot, then the row rules counted while writing it."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    """GX's set rules, then the row rules, both over the written snapshot's files."""
+    gx = _great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -268,5 +274,5 @@ def validate(
                 **counts,
             }
         )
-    row_results = row_checks.results(snapshot_dir, lambda: spark.read.parquet(str(snapshot_dir)))
+    row_results = row_checks.results(spark, snapshot_dir)
     return QualityReport(manifest.table, [*checks, *row_results])
