@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 
 import pymysql
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from etl import stack
 from etl.config import SOURCE_DATABASE
@@ -155,7 +156,7 @@ def profile_window(
     dates = [
         name
         for name, column in columns.items()
-        if column.column_type.split("(")[0] in DATE_TYPES and name in manifest.selected_columns
+        if _base_type(column) in DATE_TYPES and name in manifest.selected_columns
     ]
     key = manifest.primary_key[0]
     zero_sums = "".join(f", COALESCE(SUM(`{c}` < '0000-01-01'), 0)" for c in dates)
@@ -249,7 +250,7 @@ def extract_table(
     check_source_columns(manifest, list(columns))
     url = jdbc_url(endpoint)
     check_jdbc_dialect(spark, url)
-    selected = ", ".join(f"`{c}`" for c in manifest.selected_columns)
+    selected = ", ".join(_select_item(c, columns[c]) for c in manifest.selected_columns)
     reader = (
         spark.read.format("jdbc")
         .option("url", url)
@@ -274,7 +275,43 @@ def extract_table(
             .option("upperBound", str(high))
             .option("numPartitions", str(max(1, min(num_partitions, high - low))))
         )
-    return reader.load()
+    return with_temporal_types(reader.load(), {c: columns[c] for c in manifest.selected_columns})
+
+
+# Connector/J builds a java.util.Calendar for every DATE, DATETIME and TIMESTAMP value it
+# returns (~40% of the read's CPU for the three datetimes of a transaction row), and its
+# hybrid Julian calendar moves days the Gregorian switch skipped (1582-10-10 came back as
+# 10-20). The server sends integers since the epoch instead, proleptic Gregorian as Spark
+# counts, exact to the microsecond; zero dates, which have no such number, arrive as NULL.
+EPOCH_MICROS = "TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'1970-01-01 00:00:00', `{0}`)"
+EPOCH_DAYS = "DATEDIFF(`{0}`, DATE'1970-01-01')"
+
+
+def _base_type(column: SourceColumn) -> str:
+    return column.column_type.split("(")[0]
+
+
+def _select_item(name: str, column: SourceColumn) -> str:
+    base = _base_type(column)
+    if base in ("datetime", "timestamp"):
+        return f"{EPOCH_MICROS.format(name)} AS `{name}`"
+    if base == "date":
+        return f"{EPOCH_DAYS.format(name)} AS `{name}`"
+    return f"`{name}`"
+
+
+def with_temporal_types(df: DataFrame, columns: dict[str, SourceColumn]) -> DataFrame:
+    """Epoch numbers read for temporal columns back to Spark timestamps and dates."""
+
+    def restored(name: str) -> Column:
+        base = _base_type(columns[name])
+        if base in ("datetime", "timestamp"):
+            return F.timestamp_micros(F.col(name)).alias(name)
+        if base == "date":
+            return F.date_from_unix_date(F.col(name)).alias(name)
+        return F.col(name)
+
+    return df.select(*(restored(name) for name in df.columns))
 
 
 def check_jdbc_dialect(spark: SparkSession, url: str) -> None:
