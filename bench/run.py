@@ -18,7 +18,7 @@ machine drifts by 10-20% between minutes.
 
 The masked variants tokenize card_id and member_id with the same key and drop the memo;
 their tokens are checked against cardlake's on a sample. It prints one table (rows/s,
-rows/s per core, peak RSS of the variant's process tree, output bytes, time over
+rows/s per core, CPU seconds, peak RSS of the variant's process tree, output bytes, time over
 cardlake's) plus OpenSSL's single-core HMAC-SHA256 rate and Spark's tokenizer rate, and
 keeps it as Markdown and JSON in bench/results/.
 """
@@ -102,21 +102,44 @@ def _spark_write(df: Any, manifest: Any, out: Path) -> int:
 
 
 def run_variant(name: str, out: Path) -> dict[str, Any]:
-    """One variant, timed from its first source read to its last output byte."""
+    """One variant, timed from its first source read to its last output byte.
+
+    CPU seconds (this process, plus Spark's JVM where there is one) steady the comparison
+    on a shared machine, whose other tenants stretch wall times but not the work done.
+    """
+    spark = None
     if name in {"cardlake job", "cardlake masking", "copy (unmasked)", "Spark Python UDF"}:
         from etl.spark import build_session
 
         spark = build_session(f"bench-{name}", master=f"local[{SPARK_CORES}]")
         spark.range(1).count()  # JVM start is not part of any variant's time
-        started = time.perf_counter()
-        rows = _spark_variant(spark, name, out)
-        cores = SPARK_CORES
+
+    jvm_pid = None if spark is None else spark.sparkContext._jvm.ProcessHandle.current().pid()
+
+    def cpu_seconds() -> float:
+        return time.process_time() + (0.0 if jvm_pid is None else _process_cpu_seconds(jvm_pid))
+
+    cpu_started, started = cpu_seconds(), time.perf_counter()
+    if spark is not None:
+        rows, cores = _spark_variant(spark, name, out), SPARK_CORES
+    elif name == "pandas + hmac":
+        rows, cores = _pandas_variant(out), 1
     else:
-        started = time.perf_counter()
-        rows = _pandas_variant(out) if name == "pandas + hmac" else _dlt_variant(out)
-        cores = 1
+        rows, cores = _dlt_variant(out), 1
     seconds = time.perf_counter() - started
-    return {"rows": rows, "seconds": seconds, "cores": cores}
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds() - cpu_started,
+        "cores": cores,
+    }
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, from /proc (utime and stime, in clock ticks)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _spark_variant(spark: Any, name: str, out: Path) -> int:
@@ -481,6 +504,7 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         **runs[0],
         "seconds": statistics.median(seconds),
+        "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
         "spread": (seconds[0], seconds[-1]),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
     }
@@ -496,6 +520,7 @@ def _report(rows: int, results: dict[str, dict[str, Any]], source_mib: float, re
                 name,
                 f"{r['seconds']:.1f}",
                 f"{r['spread'][0]:.1f}-{r['spread'][1]:.1f}",
+                f"{r['cpu_seconds']:.1f}",
                 f"{rate:,.0f}",
                 f"{rate / r['cores']:,.0f}",
                 r["cores"],
@@ -527,6 +552,7 @@ def _report(rows: int, results: dict[str, dict[str, Any]], source_mib: float, re
     notes: dict[str, Any] = {
         "rows": f"{rows:,} transactions from the replica to zstd Parquet",
         "runs per variant": f"{repeat}, interleaved; each a fresh process, JVM start excluded",
+        "CPU seconds": "the variant's process and its Spark JVM (MariaDB's share not included)",
         "source table on the replica (InnoDB data + indexes)": f"{source_mib:,.0f} MiB",
         "Spark driver heap": "1g (Spark's default; cardlake sets none), local[2]",
         "OpenSSL HMAC-SHA256, 16-byte messages, one core": f"{openssl:,.0f} ops/s",
@@ -543,6 +569,7 @@ def _report(rows: int, results: dict[str, dict[str, Any]], source_mib: float, re
             "variant",
             "seconds (median)",
             "range of runs",
+            "CPU seconds (median)",
             "rows/s",
             "rows/s per core",
             "cores",
