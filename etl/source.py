@@ -151,7 +151,8 @@ def profile_window(
 ) -> WindowProfile:
     """The window's rows, key range and, per selected date column, its zero dates: one scan.
 
-    A zero date sorts before any real one: a comparison, unlike a cast to text, is cheap.
+    A zero date is a value the read turns into NULL (it has no epoch number): all-zero
+    dates and those with a zero month or day, which lax SQL modes let in.
     """
     dates = [
         name
@@ -159,7 +160,10 @@ def profile_window(
         if _base_type(column) in DATE_TYPES and name in manifest.selected_columns
     ]
     key = manifest.primary_key[0]
-    zero_sums = "".join(f", COALESCE(SUM(`{c}` < '0000-01-01'), 0)" for c in dates)
+    zero_sums = "".join(
+        f", COALESCE(SUM(`{c}` IS NOT NULL AND {_epoch_number(c, columns[c])} IS NULL), 0)"
+        for c in dates
+    )
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(
             f"SELECT COUNT(*), MIN(`{key}`), MAX(`{key}`){zero_sums} FROM `{manifest.table}` "
@@ -291,13 +295,18 @@ def _base_type(column: SourceColumn) -> str:
     return column.column_type.split("(")[0]
 
 
-def _select_item(name: str, column: SourceColumn) -> str:
+def _epoch_number(name: str, column: SourceColumn) -> str | None:
     base = _base_type(column)
     if base in ("datetime", "timestamp"):
-        return f"{EPOCH_MICROS.format(name)} AS `{name}`"
+        return EPOCH_MICROS.format(name)
     if base == "date":
-        return f"{EPOCH_DAYS.format(name)} AS `{name}`"
-    return f"`{name}`"
+        return EPOCH_DAYS.format(name)
+    return None
+
+
+def _select_item(name: str, column: SourceColumn) -> str:
+    number = _epoch_number(name, column)
+    return f"`{name}`" if number is None else f"{number} AS `{name}`"
 
 
 def with_temporal_types(df: DataFrame, columns: dict[str, SourceColumn]) -> DataFrame:

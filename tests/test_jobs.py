@@ -34,6 +34,7 @@ GOLDEN = [
     # Calendar edges: a day the Julian-Gregorian switch skipped, the first and last days.
     (4, "0.01", "1582-10-10 12:00:00.000001", "9999-12-31", 1, "calendar edges"),
     (5, "0.02", "0001-01-01 00:00:00", "0001-01-01", 0, None),
+    (6, "0.03", "2025-07-02 00:00:00", "2024-00-10", None, "zero month"),
 ]
 
 
@@ -107,7 +108,7 @@ def _expected() -> list[tuple]:
             decimal.Decimal(i),
             None if amount is None else decimal.Decimal(amount),
             dt.datetime.fromisoformat(at).replace(tzinfo=utc),
-            None if d in (None, "0000-00-00") else dt.date.fromisoformat(d),
+            None if d is None or "-00" in d else dt.date.fromisoformat(d),
             None if flag is None else bool(flag),
             txt,
         )
@@ -149,7 +150,7 @@ def test_golden_row_round_trips_exactly(
 
     last = json.loads(record_file().read_text().splitlines()[-1])
     assert (last["table_name"], last["outcome"]) == ("golden_types", "succeeded")
-    assert last["zero_dates_to_null"] == "d=1"
+    assert last["zero_dates_to_null"] == "d=2"
 
     settings = warehouse_settings()
     _, bq_rows = warehouse.query_rows(
