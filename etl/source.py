@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pymysql
@@ -140,9 +141,6 @@ class WindowProfile:
     zero_dates: dict[str, int]  # date columns holding MySQL zero dates (read as NULL) -> rows
 
 
-DATE_TYPES = ("date", "datetime", "timestamp")
-
-
 def profile_window(
     endpoint: Endpoint,
     manifest: TableManifest,
@@ -157,7 +155,7 @@ def profile_window(
     dates = [
         name
         for name, column in columns.items()
-        if _base_type(column) in DATE_TYPES and name in manifest.selected_columns
+        if _base_type(column) in EPOCH_READS and name in manifest.selected_columns
     ]
     key = manifest.primary_key[0]
     zero_sums = "".join(
@@ -279,7 +277,7 @@ def extract_table(
             .option("upperBound", str(high))
             .option("numPartitions", str(max(1, min(num_partitions, high - low))))
         )
-    return with_temporal_types(reader.load(), {c: columns[c] for c in manifest.selected_columns})
+    return with_temporal_types(reader.load(), columns)
 
 
 # Connector/J builds a java.util.Calendar for every DATE, DATETIME and TIMESTAMP value it
@@ -289,6 +287,12 @@ def extract_table(
 # counts, exact to the microsecond; zero dates, which have no such number, arrive as NULL.
 EPOCH_MICROS = "TIMESTAMPDIFF(MICROSECOND, TIMESTAMP'1970-01-01 00:00:00', `{0}`)"
 EPOCH_DAYS = "DATEDIFF(`{0}`, DATE'1970-01-01')"
+# Source type -> what the server sends for it, and how Spark turns that back.
+EPOCH_READS: dict[str, tuple[str, Callable[[Column], Column]]] = {
+    "datetime": (EPOCH_MICROS, F.timestamp_micros),
+    "timestamp": (EPOCH_MICROS, F.timestamp_micros),
+    "date": (EPOCH_DAYS, F.date_from_unix_date),
+}
 
 
 def _base_type(column: SourceColumn) -> str:
@@ -296,12 +300,8 @@ def _base_type(column: SourceColumn) -> str:
 
 
 def _epoch_number(name: str, column: SourceColumn) -> str | None:
-    base = _base_type(column)
-    if base in ("datetime", "timestamp"):
-        return EPOCH_MICROS.format(name)
-    if base == "date":
-        return EPOCH_DAYS.format(name)
-    return None
+    read = EPOCH_READS.get(_base_type(column))
+    return None if read is None else read[0].format(name)
 
 
 def _select_item(name: str, column: SourceColumn) -> str:
@@ -313,12 +313,8 @@ def with_temporal_types(df: DataFrame, columns: dict[str, SourceColumn]) -> Data
     """Epoch numbers read for temporal columns back to Spark timestamps and dates."""
 
     def restored(name: str) -> Column:
-        base = _base_type(columns[name])
-        if base in ("datetime", "timestamp"):
-            return F.timestamp_micros(F.col(name)).alias(name)
-        if base == "date":
-            return F.date_from_unix_date(F.col(name)).alias(name)
-        return F.col(name)
+        read = EPOCH_READS.get(_base_type(columns[name]))
+        return F.col(name) if read is None else read[1](F.col(name)).alias(name)
 
     return df.select(*(restored(name) for name in df.columns))
 
