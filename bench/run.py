@@ -94,7 +94,7 @@ def _spark_extract(spark: Any) -> tuple[Any, Any]:
 
 
 def _spark_write(df: Any, manifest: Any, out: Path) -> int:
-    """Written as the job writes its snapshots (business-date partitions, zstd)."""
+    """Written as the job writes its snapshots (flat files, business_date a column, zstd)."""
     from etl.jobs.extract_table import with_business_date
     from etl.snapshot import write_snapshot
 
@@ -139,12 +139,9 @@ def _tree_cpu_seconds(root: int) -> float:
     """User + system CPU so far of a process and its live descendants, from /proc."""
     ticks = 0
     for pid in _process_tree(root):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks += int(fields[11]) + int(fields[12])
+        fields = _stat_fields(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -266,18 +263,22 @@ def _dlt_variant(out: Path) -> int:
 # --- the runner (parent process) ------------------------------------------------------
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (state, ppid, ...), None once it has exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def _process_tree(root: int) -> list[int]:
     """A process and all its descendants (the JVM is a child; Python UDF workers its own)."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        fields = _stat_fields(int(entry))
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
     tree, stack = [], [root]
     while stack:
         pid = stack.pop()
