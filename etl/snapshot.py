@@ -76,6 +76,24 @@ def parquet_rows(directory: Path) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in directory.rglob("*.parquet"))
 
 
+def parquet_nulls(directory: Path, columns: list[str]) -> dict[str, int]:
+    """NULLs per column in every Parquet file below a directory, from the footers' statistics.
+
+    A column chunk written without a null count (Spark always writes one) is read instead.
+    """
+    nulls = dict.fromkeys(columns, 0)
+    for path in directory.rglob("*.parquet"):
+        meta = pq.ParquetFile(path).metadata
+        index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+        for column in columns:
+            chunks = [meta.row_group(g).column(index[column]) for g in range(meta.num_row_groups)]
+            if all(c.statistics is not None and c.statistics.has_null_count for c in chunks):
+                nulls[column] += sum(c.statistics.null_count for c in chunks)
+            else:
+                nulls[column] += pq.read_table(path, columns=[column]).column(0).null_count
+    return nulls
+
+
 def publish(lake: Path, snapshot: Snapshot) -> None:
     write_atomically(
         table_dir(lake, snapshot.table) / "CURRENT.json", json.dumps(asdict(snapshot), indent=2)

@@ -138,7 +138,32 @@ def plan_window(
 class WindowProfile:
     rows: int
     keys: KeyRange  # of the first primary-key column: the strides of the parallel read
-    zero_dates: dict[str, int]  # date columns holding MySQL zero dates (read as NULL) -> rows
+    # Date columns the read turns into NULL where they hold MySQL zero dates, in table order:
+    # column -> zero dates counted on the source, or None where the snapshot counts them.
+    zero_dates_on_source: dict[str, int | None]
+    # Columns written as read: their NULLs on the source. Each NULL the snapshot has beyond
+    # these is a zero date, so the scan need not evaluate every row's date (about 0.2 s
+    # per column and 1M rows on the replica).
+    nulls_before_read: dict[str, int]
+
+    def zero_dates(self, nulls_written: dict[str, int]) -> dict[str, int]:
+        """Zero dates per date column that has any, given the written snapshot's NULLs."""
+        counts = {
+            column: on_source
+            if on_source is not None
+            else nulls_written[column] - self.nulls_before_read[column]
+            for column, on_source in self.zero_dates_on_source.items()
+        }
+        return {column: n for column, n in counts.items() if n}
+
+
+def _written_as_read(manifest: TableManifest, column: str) -> bool:
+    """A column the snapshot holds with the values the read returned (NULLs included).
+
+    Kept quasi-identifiers are not: k-anonymity suppression may blank them.
+    """
+    policy = manifest.columns[column]
+    return policy.action == "keep" and policy.klass != "quasi_identifier"
 
 
 def profile_window(
@@ -147,31 +172,42 @@ def profile_window(
     window: ExtractWindow,
     columns: dict[str, SourceColumn],
 ) -> WindowProfile:
-    """The window's rows, key range and, per selected date column, its zero dates: one scan.
+    """The window's rows, key range and what it takes to count its zero dates: one scan.
 
     A zero date is a value the read turns into NULL (it has no epoch number): all-zero
-    dates and those with a zero month or day, which lax SQL modes let in.
+    dates and those with a zero month or day, which lax SQL modes let in. For a date
+    column written as read, the scan counts its NULLs (none to count if NOT NULL); for
+    any other date column it counts the zero dates with the read's own expression.
     """
     dates = [
         name
         for name, column in columns.items()
         if _base_type(column) in EPOCH_READS and name in manifest.selected_columns
     ]
+    on_snapshot = [c for c in dates if _written_as_read(manifest, c)]
+    on_source = [c for c in dates if c not in on_snapshot]
+    nullable = [c for c in on_snapshot if columns[c].nullable]
     key = manifest.primary_key[0]
-    zero_sums = "".join(
-        f", COALESCE(SUM(`{c}` IS NOT NULL AND {_epoch_number(c, columns[c])} IS NULL), 0)"
-        for c in dates
-    )
+    zero_sums = [
+        f"COALESCE(SUM(`{c}` IS NOT NULL AND {_epoch_number(c, columns[c])} IS NULL), 0)"
+        for c in on_source
+    ]
+    null_counts = [f"COUNT(*) - COUNT(`{c}`)" for c in nullable]
+    aggregates = ["COUNT(*)", f"MIN(`{key}`)", f"MAX(`{key}`)", *zero_sums, *null_counts]
     with connect(endpoint) as conn, conn.cursor() as cur:
         cur.execute(
-            f"SELECT COUNT(*), MIN(`{key}`), MAX(`{key}`){zero_sums} FROM `{manifest.table}` "
-            f"WHERE {window.predicate()}"
+            f"SELECT {', '.join(aggregates)} FROM `{manifest.table}` WHERE {window.predicate()}"
         )
         row = cur.fetchone()
     assert row is not None
     keys = KeyRange(*(None if bound is None else int(bound) for bound in row[1:3]))
-    zeros = {c: int(n) for c, n in zip(dates, row[3:], strict=True) if int(n)}
-    return WindowProfile(int(row[0]), keys, zeros)
+    counted = dict(zip(on_source + nullable, (int(n) for n in row[3:]), strict=True))
+    return WindowProfile(
+        int(row[0]),
+        keys,
+        {c: counted[c] if c in on_source else None for c in dates},
+        {c: counted.get(c, 0) for c in on_snapshot},
+    )
 
 
 def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:

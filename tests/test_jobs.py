@@ -49,15 +49,20 @@ def golden(
     _primary(
         "CREATE TABLE golden_types (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(18,2),"
         " at DATETIME(6) NOT NULL, d DATE, flag TINYINT(1), txt VARCHAR(100),"
-        " updated_at DATETIME(6) NOT NULL)"
+        " updated_at DATETIME(6) NOT NULL, closed_on DATE)"
     )
     for row in GOLDEN:
         # A lax sql_mode, as legacy applications run, lets zero dates in.
         _primary(
             "SET STATEMENT sql_mode = '' FOR "
-            "INSERT INTO golden_types VALUES (%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
+            "INSERT INTO golden_types VALUES (%s, %s, %s, %s, %s, %s, UTC_TIMESTAMP(6), NULL)",
             row,
         )
+    # A dropped date column is still read: its zero dates are counted on the source.
+    _primary(
+        "SET STATEMENT sql_mode = '' FOR "
+        "UPDATE golden_types SET closed_on = '0000-00-00' WHERE id = 3"
+    )
     stack.wait_for_replica()
     manifests = tmp_path / "manifests"
     shutil.copytree(MANIFEST_DIR, manifests)
@@ -65,6 +70,7 @@ def golden(
         "table: golden_types\nprimary_key: [id]\ncursor: updated_at\nbusiness_date: at\n"
         "columns:\n  id: key\n  amount: measure\n  at: attribute\n  d: attribute\n"
         "  flag: attribute\n  txt: attribute\n  updated_at: attribute\n"
+        "  closed_on: {class: attribute, action: drop}\n"
     )
     monkeypatch.setenv("CARDLAKE_MANIFEST_DIR", str(manifests))
     yield manifests
@@ -150,7 +156,8 @@ def test_golden_row_round_trips_exactly(
 
     last = json.loads(record_file().read_text().splitlines()[-1])
     assert (last["table_name"], last["outcome"]) == ("golden_types", "succeeded")
-    assert last["zero_dates_to_null"] == "d=2"
+    # d is written as read (its NULLs beyond the source's are zero dates); closed_on is not.
+    assert last["zero_dates_to_null"] == "d=2, closed_on=1"
 
     settings = warehouse_settings()
     _, bq_rows = warehouse.query_rows(

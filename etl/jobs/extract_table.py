@@ -23,7 +23,7 @@ from etl.config import BUSINESS_TIMEZONE, lake_dir
 from etl.errors import CardlakeError
 from etl.glue import init_job, resolved_options
 from etl.quality import QualityReport, preload_great_expectations, row_checks, validate
-from etl.snapshot import BUSINESS_DATE, Snapshot, publish, write_snapshot
+from etl.snapshot import BUSINESS_DATE, Snapshot, parquet_nulls, publish, write_snapshot
 from etl.source import (
     ExtractWindow,
     extract_table,
@@ -130,6 +130,9 @@ def run(
             f"published or loaded and the bookmark is unchanged. Counts: "
             f"{snapshot.data_dir / '_quality.json'}"
         )
+    zero_dates = profile.zero_dates(
+        parquet_nulls(snapshot.data_dir, list(profile.nulls_before_read))
+    )
     publish(lake, snapshot)
     pending = None
     if window.upper is not None and manifest.cursor is not None:
@@ -142,7 +145,7 @@ def run(
         )
     types = {name: column.column_type for name, column in columns.items()}
     return ExtractResult(
-        snapshot, endpoint.display, window, quality, k_report, profile.zero_dates, types, pending
+        snapshot, endpoint.display, window, quality, k_report, zero_dates, types, pending
     )
 
 
