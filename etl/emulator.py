@@ -28,6 +28,11 @@ def emulator_dir() -> Path:
     return state_dir() / "warehouse"
 
 
+def upload_staging_dir(base: Path | None = None) -> Path:
+    """Where the emulator materialises a load's body until the load has consumed it."""
+    return (base or emulator_dir()) / "uploads"
+
+
 def _venv() -> Path:
     return Path(os.environ.get("CARDLAKE_BQEMU_VENV", PROJECT_ROOT / ".venv-bqemu"))
 
@@ -140,7 +145,13 @@ def up(base: Path | None = None, port: int = DEFAULT_PORT) -> int:
             "--log-format",
             "console",
         ],
-        env={**os.environ, "HOME": str(home), "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"},
+        env={
+            **os.environ,
+            "HOME": str(home),
+            "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false",
+            # Load bodies are staged in the emulator's own directory, not the system's.
+            "BQEMU_UPLOAD_STAGING_DIR": str(upload_staging_dir(base)),
+        },
         stdout=log,
         stderr=log,
         start_new_session=True,

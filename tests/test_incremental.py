@@ -156,11 +156,17 @@ def test_kill_9_mid_write_keeps_the_last_good_output(
     bookmark_file = Path(env["bookmarks"].uri) / f"{TABLE}.json"
     bookmark_before = bookmark_file.read_text()
 
+    # A killed JVM cannot remove its scratch directories, so they go where pytest cleans up.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     child_env = {
         **os.environ,
         "CARDLAKE_KEYS": json.dumps(test_keys._document),
         "CARDLAKE_KEY_PROVIDER": "env",
         "CARDLAKE_BOOKMARKS": env["bookmarks"].uri,
+        "SPARK_LOCAL_DIRS": str(scratch),
+        "TMPDIR": str(scratch),
+        "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={scratch}",
     }
     job = subprocess.Popen(
         [
@@ -187,6 +193,7 @@ def test_kill_9_mid_write_keeps_the_last_good_output(
         time.sleep(0.02)
     os.killpg(job.pid, signal.SIGKILL)
     job.wait()
+    assert any(scratch.iterdir()), "the killed job's scratch must be in the test's directory"
     assert current(lake, TABLE) == before, "the killed run must not have published"
     assert bookmark_file.read_text() == bookmark_before
     assert spark.read.parquet(before.path).count() == before.rows

@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 from google.cloud import bigquery
 
-from etl import warehouse
+from etl import emulator, warehouse
 from etl.config import warehouse_settings
 from etl.errors import CardlakeError
 from etl.raw_tables import RawTable
@@ -120,6 +120,15 @@ def test_the_same_run_loaded_twice_keeps_one_copy(bq: bigquery.Client, tmp_path:
         assert result.rows == 5
         assert result.partitions == (MAY[0], MAY[3], MAY[9])
     assert _contents(bq) == AFTER
+
+
+def test_load_bodies_are_staged_in_the_emulators_directory_and_removed(
+    bq: bigquery.Client, tmp_path: Path
+) -> None:
+    _load(bq, _snapshot(tmp_path, "r1", "full", FIRST))
+    staging = emulator.upload_staging_dir()
+    assert staging.is_dir()
+    assert list(staging.iterdir()) == []
 
 
 def test_retry_after_a_lost_load_answer_keeps_one_copy(
