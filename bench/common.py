@@ -54,10 +54,14 @@ def machine() -> str:
 
 
 def write_results(
-    name: str, headers: list[str], rows: list[list[Any]], notes: dict[str, Any]
+    name: str,
+    headers: list[str],
+    rows: list[list[Any]],
+    notes: dict[str, Any],
+    directory: Path = RESULTS_DIR,
 ) -> None:
-    """Print a Markdown table and keep it (and JSON) under bench/results/."""
-    RESULTS_DIR.mkdir(exist_ok=True)
+    """Print a Markdown table and keep it (and JSON) in a directory, bench/results/ by default."""
+    directory.mkdir(parents=True, exist_ok=True)
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     table = "\n".join(lines)
@@ -65,12 +69,12 @@ def write_results(
     for key, value in notes.items():
         print(f"{key}: {value}")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    (RESULTS_DIR / f"{name}.md").write_text(
+    (directory / f"{name}.md").write_text(
         f"# {name} ({stamp}, {machine()})\n\n{table}\n\n"
         + "\n".join(f"- {k}: {v}" for k, v in notes.items())
         + "\n"
     )
-    (RESULTS_DIR / f"{name}.json").write_text(
+    (directory / f"{name}.json").write_text(
         json.dumps(
             {"when": stamp, "machine": machine(), "headers": headers, "rows": rows, "notes": notes},
             indent=2,

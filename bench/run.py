@@ -20,7 +20,7 @@ The masked variants tokenize card_id and member_id with the same key and drop th
 their tokens are checked against cardlake's on a sample. It prints one table (rows/s,
 rows/s per core, CPU seconds, peak RSS of the variant's process tree, output bytes, time over
 cardlake's) plus OpenSSL's single-core HMAC-SHA256 rate and Spark's tokenizer rate, and
-keeps it as Markdown and JSON in bench/results/.
+keeps it as Markdown and JSON in bench/results/ (or --results).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import write_results
+from bench.common import RESULTS_DIR, write_results
 
 SEED_BASE_ROWS = 1_000_000  # generated; larger N is reached by copying on the primary
 TRANSACTIONS_PER_MEMBER = 13.5  # of the seeder at 120 days
@@ -460,6 +460,9 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds of every variant; the table shows medians"
     )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS_DIR, help="where the table goes (Markdown, JSON)"
+    )
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -511,7 +514,7 @@ def main() -> None:
         shared = set(sample) & set(reference)
         assert shared and all(sample[i] == reference[i] for i in shared), f"{name}: tokens differ"
         results[name]["tokens_checked"] = len(shared)
-    _report(rows, results, float(source_mib), args.repeat)
+    _report(rows, results, float(source_mib), args.repeat, args.results)
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -527,7 +530,13 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _report(rows: int, results: dict[str, dict[str, Any]], source_mib: float, repeat: int) -> None:
+def _report(
+    rows: int,
+    results: dict[str, dict[str, Any]],
+    source_mib: float,
+    repeat: int,
+    directory: Path,
+) -> None:
     base = results["cardlake job"]["seconds"]
     table = []
     for name, r in results.items():
@@ -610,6 +619,7 @@ def _report(rows: int, results: dict[str, dict[str, Any]], source_mib: float, re
         ],
         table,
         notes,
+        directory,
     )
 
 
