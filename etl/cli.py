@@ -411,7 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-primary", action="store_true", help="dev only: read a writable endpoint"
     )
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="ignore the bookmarks: re-extract whole tables and replace them in the warehouse",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bookmarks", help="show, reset or rewind the incremental watermarks")
+    p.add_argument("action", choices=["show", "reset", "rewind"])
+    p.add_argument("--table", action="append", help="a source table (repeatable)")
+    p.add_argument(
+        "--to",
+        type=_utc_timestamp,
+        help="rewind: the new watermark, an ISO timestamp (UTC unless it names a zone)",
+    )
+    p.set_defaults(func=cmd_bookmarks)
 
     p = sub.add_parser("warehouse", help="local BigQuery emulator and view deployment")
     p.add_argument(

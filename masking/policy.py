@@ -11,7 +11,7 @@ from masking.freetext import redact
 from masking.keyed_hash import hmac_sha256
 from masking.keys import KeyProvider
 from masking.manifest import ColumnPolicy, TableManifest
-from masking.normalize import spark_normalize
+from masking.normalize import NORMALIZER_VERSION, spark_normalize
 
 
 def token_column(name: str) -> str:
@@ -20,6 +20,15 @@ def token_column(name: str) -> str:
 
 def key_version_column(name: str) -> str:
     return f"{name}_token_key_version"
+
+
+def tokenization(manifest: TableManifest, keys: KeyProvider) -> dict[str, int]:
+    """What a table's tokens depend on: the current version of every key its token columns
+    use, and the normalizers' version. Snapshots record it; when it changes, the next run
+    re-tokenizes every row so that one table never mixes versions."""
+    names = sorted({p.key_name for p in manifest.columns.values() if p.action == "token"})
+    used = {name: keys.current(name).version for name in names}
+    return {**used, "normalizers": NORMALIZER_VERSION} if used else {}
 
 
 GENERALIZED_SUFFIX = {
