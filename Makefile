@@ -7,7 +7,7 @@ VENV := .venv
 EMU_VENV := .venv-bqemu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench bootstrap system-packages lint clean
+.PHONY: demo test bench bootstrap system-packages lint clean jar
 
 demo: bootstrap
 	$(VENV)/bin/cardlake demo
@@ -21,13 +21,25 @@ bench: bootstrap
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python -m bench.run --rows $(ROWS)
 
-bootstrap: system-packages $(VENV)/.installed $(EMU_VENV)/.installed
+bootstrap: system-packages $(VENV)/.installed $(EMU_VENV)/.installed jar
+
+# cardlake's masking UDFs (masking/jvm), compiled against the Spark API that Spark 3.5 (Glue
+# 5.0) and Spark 4 share; built here, never committed. Ship it to Glue with --extra-jars.
+MASKING_JAR := masking/jvm/build/cardlake-masking.jar
+MASKING_SRC := $(wildcard masking/jvm/src/cardlake/masking/*.java)
+jar: $(MASKING_JAR)
+$(MASKING_JAR): $(MASKING_SRC) $(VENV)/.installed
+	rm -rf masking/jvm/build/classes && mkdir -p masking/jvm/build/classes
+	javac --release 17 -Xlint:all,-path -Werror -d masking/jvm/build/classes \
+	  -cp "$$($(VENV)/bin/python -c 'import pyspark, os; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')/*" \
+	  $(MASKING_SRC)
+	jar --create --file $@ -C masking/jvm/build/classes .
 
 system-packages:
 	@missing=""; \
 	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server mariadb-client"; \
 	[ -f /usr/share/java/mariadb-java-client.jar ] || missing="$$missing libmariadb-java"; \
-	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 
 from etl.config import MARIADB_JDBC_JAR
 from etl.errors import CardlakeError
+from masking.jvm import masking_jar
 
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
 # ParallelGC: the throughput collector suits batch jobs; on 2 cores G1's concurrent
@@ -51,7 +52,7 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
                 "install Java 17 with `make bootstrap`"
             )
         session = (
-            builder.config("spark.jars", jdbc_jar())
+            builder.config("spark.jars", f"{jdbc_jar()},{masking_jar()}")
             .config("spark.driver.extraJavaOptions", JAVA_OPTS)
             .config("spark.executor.extraJavaOptions", JAVA_OPTS)
             .config("spark.ui.enabled", "false")
@@ -73,6 +74,9 @@ def configure(session: SparkSession) -> None:
     conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     conf.set("spark.sql.parquet.compression.codec", "zstd")
     conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+    # Spark 4 turns ANSI mode on by default and 3.5 (Glue 5.0) off: the jobs are written
+    # for ANSI semantics (overflow and invalid casts fail instead of turning NULL).
+    conf.set("spark.sql.ansi.enabled", "true")
     session.sparkContext.setLogLevel(os.environ.get("CARDLAKE_SPARK_LOG_LEVEL", "ERROR"))
     # Under spark-submit the driver JVM is already running: pin its default zone too, so
     # JDBC DATETIME values keep their wall clock (a JVM zone != session zone shifts them).

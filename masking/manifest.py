@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from etl.errors import CardlakeError
-from masking.normalize import NORMALIZERS
+from masking.reference import NORMALIZERS
 
 MANIFEST_DIR = Path(__file__).resolve().parent.parent / "etl" / "manifests"
 DEFAULT_K = 5

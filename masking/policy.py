@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from masking.freetext import redact
-from masking.keyed_hash import hmac_sha256
+from masking.jvm import JvmMasking, jvm_masking
 from masking.keys import KeyProvider
 from masking.manifest import ColumnPolicy, TableManifest
-from masking.normalize import NORMALIZER_VERSION, spark_normalize
+from masking.reference import NORMALIZER_VERSION
 
 
 def token_column(name: str) -> str:
@@ -62,7 +61,9 @@ def _generalize(policy: ColumnPolicy, col: Column, as_of: dt.date) -> Column:
     raise ValueError(method)
 
 
-def masked_columns(manifest: TableManifest, keys: KeyProvider, as_of: dt.date) -> list[Column]:
+def masked_columns(
+    manifest: TableManifest, keys: KeyProvider, as_of: dt.date, masking: JvmMasking
+) -> list[Column]:
     """The select list of the masked table, in manifest order."""
     out: list[Column] = []
     for policy in manifest.columns.values():
@@ -73,22 +74,41 @@ def masked_columns(manifest: TableManifest, keys: KeyProvider, as_of: dt.date) -
             out.append(col)
         elif policy.action == "token":
             key = keys.current(policy.key_name)
-            normalized = spark_normalize(policy.normalize, col.cast("string"))
-            out.append(hmac_sha256(normalized, key.material).alias(token_column(policy.name)))
+            token = masking.token(col.cast("string"), key, policy.normalize)
+            out.append(token.alias(token_column(policy.name)))
             out.append(F.lit(key.version).cast("int").alias(key_version_column(policy.name)))
-            digits = spark_normalize("pan", col) if policy.klass == "pan" else None
-            if digits is not None and "bin6" in policy.display:
-                out.append(F.substring(digits, 1, 6).alias(f"{policy.name}_bin6"))
-            if digits is not None and "last4" in policy.display:
-                out.append(F.substring(digits, -4, 4).alias(f"{policy.name}_last4"))
+            if policy.klass == "pan" and policy.display:
+                digits = masking.pan_display_digits(col.cast("string"))
+                if "bin6" in policy.display:
+                    out.append(F.substring(digits, 1, 6).alias(f"{policy.name}_bin6"))
+                if "last4" in policy.display:
+                    out.append(F.substring(digits, -4, 4).alias(f"{policy.name}_last4"))
         elif policy.action == "generalize":
             out.append(_generalize(policy, col, as_of).alias(output_name(policy)))
         elif policy.action == "redact":
-            out.append(redact(col).alias(policy.name))
+            out.append(masking.redact(col).alias(policy.name))
     return out
+
+
+def with_unparsed_counts(
+    df: DataFrame, manifest: TableManifest
+) -> tuple[DataFrame, Observation | None]:
+    """The source frame, counting as it is read the values each token column's normalizer
+    could not parse (they are tokenized in their NFKC form). Counts only, for the report;
+    None where no column has a parsing normalizer."""
+    masking = jvm_masking(df.sparkSession)
+    counters = [
+        F.count_if(masking.unparsed(F.col(p.name).cast("string"), p.normalize)).alias(p.name)
+        for p in manifest.columns.values()
+        if p.action == "token" and p.normalize in {"pan", "email", "phone"}
+    ]
+    if not counters:
+        return df, None
+    observation = Observation("cardlake_unparsed")
+    return df.observe(observation, *counters), observation
 
 
 def to_masked(
     df: DataFrame, manifest: TableManifest, keys: KeyProvider, as_of: dt.date
 ) -> DataFrame:
-    return df.select(*masked_columns(manifest, keys, as_of))
+    return df.select(*masked_columns(manifest, keys, as_of, jvm_masking(df.sparkSession)))

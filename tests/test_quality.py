@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from etl.errors import CardlakeError
 from etl.quality import QualityReport, key_frame, row_checks, validate
@@ -58,9 +59,9 @@ def _gate(
     df: DataFrame, manifest: TableManifest, not_null: list[str], source_rows: int, lake: Path
 ) -> QualityReport:
     """The snapshot written as Parquet, then the gate, as the job runs them."""
-    df.write.parquet(str(lake / "snapshot"))
     checks = row_checks(df, manifest, not_null)
-    return validate(df.sparkSession, lake / "snapshot", manifest, source_rows, checks)
+    checks.observed(df).write.parquet(str(lake / "snapshot"))
+    return validate(lake / "snapshot", manifest, source_rows, checks, {})
 
 
 def _card_number() -> str:
@@ -96,9 +97,7 @@ def test_every_broken_rule_is_reported_by_count_never_by_value(
     assert pan not in dumped and "card " not in dumped
 
 
-def test_a_digit_run_failing_the_luhn_sum_is_a_candidate_not_a_pan(
-    spark: SparkSession, tmp_path: Path
-) -> None:
+def test_a_digit_run_failing_the_luhn_sum_is_not_a_pan(spark: SparkSession, tmp_path: Path) -> None:
     pan = _card_number()
     not_a_pan = pan[:-1] + str((int(pan[-1]) + 1) % 10)
     rows = [_row(1, memo=f"order {not_a_pan}"), _row(2, memo="order 12-34"), _row(3)]
@@ -107,7 +106,25 @@ def test_a_digit_run_failing_the_luhn_sum_is_a_candidate_not_a_pan(
     )
     memo = {c["check"]: c for c in report.checks}["NoLuhnValidPan(memo)"]
     assert report.success, report.failed
-    assert (memo["candidates"], memo["unexpected_count"]) == (1, 0)
+    assert (memo["element_count"], memo["unexpected_count"]) == (3, 0)
+
+
+def test_a_pan_typed_in_full_width_or_with_ime_dashes_fails_the_gate(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    pan = _card_number()
+    full_width = "".join(chr(ord(d) + 0xFEE0) for d in pan)
+    ime_dashed = "ー".join(pan[i : i + 4] for i in range(0, 16, 4))
+    rows = [_row(1), _row(2, memo=f"カード {full_width}"), _row(3)]
+    df = spark.createDataFrame(rows, COLUMNS).withColumn(
+        "merchant_name",
+        F.when(F.col("transaction_id") == 3, ime_dashed).otherwise(F.col("merchant_name")),
+    )
+    report = _gate(df, manifest_for("transactions"), NOT_NULL, 3, tmp_path)
+    counts = {c["check"]: c.get("unexpected_count") for c in report.checks}
+    assert counts["NoLuhnValidPan(memo)"] == 1
+    assert counts["NoLuhnValidPan(merchant_name)"] == 1
+    assert not report.success
 
 
 def test_a_token_that_is_not_32_bytes_or_missing_fails(spark: SparkSession, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from etl.spark import build_session
 from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
 from masking.keys import KeyProvider, key_provider
 from masking.manifest import TableManifest, manifest_for
-from masking.policy import to_masked
+from masking.policy import to_masked, with_unparsed_counts
 
 DEFAULTS = {"num_partitions": "4", "allow_primary": "false", "full_refresh": "false", "lake": ""}
 
@@ -107,6 +107,7 @@ def run(
     # the gate's count check then fails the run rather than let it go unnoticed.
     profile = profile_window(endpoint, manifest, window, columns)
     source = extract_table(spark, endpoint, manifest, num_partitions, window, columns, profile.keys)
+    source, unparsed = with_unparsed_counts(source, manifest)
     masked, k_report = with_k_anonymity(
         to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
     )
@@ -116,9 +117,11 @@ def run(
     kind = "full" if window.full else "incremental"
     preload_great_expectations()
     snapshot = write_snapshot(
-        with_run_metadata(dated, run_id, extracted_at), lake, table, run_id, kind
+        checks.observed(with_run_metadata(dated, run_id, extracted_at)), lake, table, run_id, kind
     )
-    quality = validate(spark, snapshot.data_dir, manifest, profile.rows, checks)
+    quality = validate(
+        snapshot.data_dir, manifest, profile.rows, checks, unparsed.get if unparsed else {}
+    )
     (snapshot.data_dir / "_quality.json").write_text(
         json.dumps({**asdict(quality), "success": quality.success}, default=str)
     )
