@@ -29,6 +29,17 @@ def jdbc_jar() -> str:
     return jar
 
 
+def _submitted(key: str) -> str:
+    """A setting spark-submit was given (--conf), when this process runs under it: the
+    session's own settings would otherwise replace it."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return ""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # attaches spark-submit's JVM, whose properties hold it
+    return SparkConf().get(key, "") or ""
+
+
 def build_session(app_name: str, master: str | None = None) -> SparkSession:
     """The active session under spark-submit/Glue, else a local one configured here."""
     active = SparkSession.getActiveSession()
@@ -54,7 +65,10 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
         session = (
             builder.config("spark.jars", f"{jdbc_jar()},{masking_jar()}")
             .config("spark.driver.extraJavaOptions", JAVA_OPTS)
-            .config("spark.executor.extraJavaOptions", JAVA_OPTS)
+            .config(
+                "spark.executor.extraJavaOptions",
+                f"{JAVA_OPTS} {_submitted('spark.executor.extraJavaOptions')}".strip(),
+            )
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config(

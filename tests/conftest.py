@@ -7,6 +7,10 @@ the end of the session. Token keys are generated here, never read from a file.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +22,11 @@ from pyspark.sql import SparkSession
 from etl import emulator, pipeline, seed, stack, views, warehouse
 from etl.bookmarks import BookmarkStore
 from etl.config import WarehouseSettings, warehouse_settings
-from etl.localproc import free_port
+from etl.localproc import free_port, port_free
 from etl.source_schema import TABLE_ORDER
 from masking.keys import DocumentKeyProvider, new_key_document
 
+PYSPARK_HOME = Path(__import__("pyspark").__file__).parent
 TEST_SEED = seed.SeedSpec(members=400, days=75, seed=11, end_date=dt.date(2026, 6, 30))
 
 
@@ -115,3 +120,47 @@ def reseed_after(module_fixture_name: str) -> Any:
         stack.wait_for_replica()
 
     return restore
+
+
+@pytest.fixture()
+def standalone_cluster(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(PYSPARK_HOME),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_WORKER_DIR": str(tmp_path / "worker"),
+        "PYSPARK_PYTHON": sys.executable,
+    }
+
+    def daemon(main_class: str, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                str(PYSPARK_HOME / "bin" / "spark-class"),
+                main_class,
+                "--host",
+                "127.0.0.1",
+                "--webui-port",
+                str(free_port()),
+                *args,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    master_url = f"spark://127.0.0.1:{port}"
+    procs = [daemon("org.apache.spark.deploy.master.Master", "--port", str(port))]
+    deadline = time.monotonic() + 60
+    while port_free(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    procs.append(
+        daemon(
+            "org.apache.spark.deploy.worker.Worker", "--cores", "2", "--memory", "2g", master_url
+        )
+    )
+    yield master_url
+    for proc in procs:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)

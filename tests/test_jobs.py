@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import pytest
 
 from etl import stack, warehouse
 from etl.config import warehouse_settings
-from etl.localproc import free_port, port_free
 from etl.snapshot import current
+from masking.jvm import masking_jar
 from masking.keys import DocumentKeyProvider
 from masking.manifest import MANIFEST_DIR
 
@@ -168,50 +167,6 @@ def test_golden_row_round_trips_exactly(
     assert sorted(bq_rows, key=lambda r: r[0]) == sorted(_expected(), key=lambda r: r[0])
 
 
-@pytest.fixture()
-def standalone_cluster(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(PYSPARK_HOME),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_WORKER_DIR": str(tmp_path / "worker"),
-        "PYSPARK_PYTHON": sys.executable,
-    }
-
-    def daemon(main_class: str, *args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                str(PYSPARK_HOME / "bin" / "spark-class"),
-                main_class,
-                "--host",
-                "127.0.0.1",
-                "--webui-port",
-                str(free_port()),
-                *args,
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    master_url = f"spark://127.0.0.1:{port}"
-    procs = [daemon("org.apache.spark.deploy.master.Master", "--port", str(port))]
-    deadline = time.monotonic() + 60
-    while port_free(port) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    procs.append(
-        daemon(
-            "org.apache.spark.deploy.worker.Worker", "--cores", "2", "--memory", "2g", master_url
-        )
-    )
-    yield master_url
-    for proc in procs:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-
-
 def test_job_runs_on_a_standalone_cluster_via_spark_submit(
     golden: Path,
     bq_emulator: str,
@@ -227,7 +182,7 @@ def test_job_runs_on_a_standalone_cluster_via_spark_submit(
             "--master",
             standalone_cluster,
             "--jars",
-            "/usr/share/java/mariadb-java-client.jar",
+            f"/usr/share/java/mariadb-java-client.jar,{masking_jar()}",
             str(script),
         ],
         test_keys,
