@@ -128,9 +128,7 @@ def test_no_key_byte_in_event_logs_debug_logs_or_explain(
     assert proc.returncode == 0, proc.stderr[-3000:].decode(errors="replace")
 
     masked = to_masked(
-        spark.createDataFrame([(1, "4" * 16)], "card_id long, pan string").select(
-            "card_id", "pan"
-        ),
+        spark.createDataFrame([(1, "4" * 16)], "card_id long, pan string").select("card_id", "pan"),
         _cards_pan_only(),
         test_keys,
         dt.date(2026, 6, 30),
