@@ -108,8 +108,9 @@ def _print_table_run(run: Any) -> None:
     lag = "" if run.replica_lag_s is None else f", replica lag {run.replica_lag_s}s"
     if run.replication != "running":
         lag += f", replication {run.replication}: window ends at what the replica applied"
+    why = f" ({run.full_reason})" if run.full_reason else ""
     print(
-        f"  {run.table}: {run.kind}, {run.rows_written:,} rows written, DQ {run.quality}, "
+        f"  {run.table}: {run.kind}{why}, {run.rows_written:,} rows written, DQ {run.quality}, "
         f"{run.rows_loaded:,} rows in the warehouse ({run.seconds:.1f}s{lag})",
         flush=True,
     )
@@ -314,10 +315,18 @@ def cmd_keys(args: argparse.Namespace) -> None:
     if args.action == "rotate":
         version = keys.rotate(document, args.name)
         keys.save_key_file(path, document)
-        print(f"{args.name} is now v{version}: run `cardlake run --all` to re-tokenize from source")
+        print(
+            f"{args.name} is now v{version}: the next run of each table whose tokens use it "
+            "re-tokenizes every row from the source (`cardlake run --all`)"
+        )
     elif args.action == "retire":
         if args.version is None:
             raise CardlakeError("retire needs --version N")
+        from etl.config import lake_dir, warehouse_settings
+        from etl.key_usage import check_unused
+
+        keys.check_retirable(document, args.name, args.version)
+        check_unused(args.name, args.version, lake_dir(), warehouse_settings())
         keys.retire(document, args.name, args.version)
         keys.save_key_file(path, document)
         print(f"{args.name} v{args.version} retired (material deleted)")
@@ -463,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="*", type=Path, help="Parquet datasets (default: the lake)")
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("keys", help="show or rotate the local dev token keys")
+    p = sub.add_parser("keys", help="show, rotate or retire the local dev token keys")
     p.add_argument("action", choices=["show", "rotate", "retire"])
     p.add_argument("--name", choices=["pan", "pii"], default="pan")
     p.add_argument("--version", type=int)

@@ -39,6 +39,7 @@ class TableRun:
     replication: str
     zero_dates: str | None
     reconciliation: str
+    full_reason: str | None = None  # why a full run read the whole table
 
 
 def run_tables(
@@ -182,6 +183,7 @@ def _run_table(
         replication=extracted.window.replication,
         zero_dates=", ".join(f"{c}={n}" for c, n in extracted.zero_dates.items()) or None,
         reconciliation=reconciled.summary,
+        full_reason=extracted.full_reason,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -30,6 +30,9 @@ class Snapshot:
     """One run's Parquet output: a full table, or the rows changed in an incremental window.
 
     base_runs lists the runs whose union (latest row per primary key) is the table's state.
+    tokenization names what its tokens depend on (masking.policy.tokenization): the version
+    of each key its token columns use and the normalizers' version; {} for a table without
+    token columns, and in pointers written before it was recorded.
     """
 
     table: str
@@ -38,6 +41,7 @@ class Snapshot:
     rows: int
     kind: str = "full"
     base_runs: tuple[str, ...] = ()
+    tokenization: dict[str, int] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -49,7 +53,12 @@ def table_dir(lake: Path, table: str) -> Path:
 
 
 def write_snapshot(
-    df: DataFrame, lake: Path, table: str, run_id: str, kind: str = "full"
+    df: DataFrame,
+    lake: Path,
+    table: str,
+    run_id: str,
+    kind: str = "full",
+    tokenization: dict[str, int] | None = None,
 ) -> Snapshot:
     """Write the run's Parquet files; the snapshot is not visible until published.
 
@@ -68,7 +77,7 @@ def write_snapshot(
     base: tuple[str, ...] = (run_id,)
     if kind == "incremental" and previous is not None:
         base = (*previous.base_runs, run_id)
-    return Snapshot(table, run_id, str(data_dir), rows, kind, base)
+    return Snapshot(table, run_id, str(data_dir), rows, kind, base, dict(tokenization or {}))
 
 
 def parquet_rows(directory: Path) -> int:
@@ -106,11 +115,12 @@ def current(lake: Path, table: str) -> Snapshot | None:
     if not pointer.exists():
         return None
     stored = json.loads(pointer.read_text())
-    # Pointers of earlier versions may carry fields this one dropped.
-    known = {f.name for f in fields(Snapshot)} - {"base_runs"}
+    # Pointers of earlier versions may carry fields this one dropped, or lack new ones.
+    known = {f.name for f in fields(Snapshot)} - {"base_runs", "tokenization"}
     return Snapshot(
         **{k: v for k, v in stored.items() if k in known},
         base_runs=tuple(stored.get("base_runs", ())),
+        tokenization={str(k): int(v) for k, v in (stored.get("tokenization") or {}).items()},
     )
 
 

@@ -83,13 +83,20 @@ def rotate(document: dict[str, Any], name: str) -> int:
     return version
 
 
-def retire(document: dict[str, Any], name: str, version: int) -> None:
-    """Delete a retired version's material; the current version can never be retired."""
+def check_retirable(document: dict[str, Any], name: str, version: int) -> None:
+    """A version can be retired if it exists and is not current (whether tokens of it are
+    still in use is etl.key_usage's question: this looks at the key document only)."""
     entry = document["keys"][name]
     if int(entry["current"]) == version:
         raise CardlakeError(f"key {name!r} v{version} is current: rotate before retiring it")
-    if entry["versions"].pop(str(version), None) is None:
+    if str(version) not in entry["versions"]:
         raise CardlakeError(f"key {name!r} has no version {version}")
+
+
+def retire(document: dict[str, Any], name: str, version: int) -> None:
+    """Delete a retired version's material; the current version can never be retired."""
+    check_retirable(document, name, version)
+    del document["keys"][name]["versions"][str(version)]
 
 
 def describe(document: dict[str, Any]) -> list[tuple[str, int, str]]:

@@ -23,7 +23,14 @@ from etl.config import BUSINESS_TIMEZONE, lake_dir
 from etl.errors import CardlakeError
 from etl.glue import init_job, resolved_options
 from etl.quality import QualityReport, preload_great_expectations, row_checks, validate
-from etl.snapshot import BUSINESS_DATE, Snapshot, parquet_nulls, publish, write_snapshot
+from etl.snapshot import (
+    BUSINESS_DATE,
+    Snapshot,
+    current,
+    parquet_nulls,
+    publish,
+    write_snapshot,
+)
 from etl.source import (
     ExtractWindow,
     extract_table,
@@ -37,7 +44,7 @@ from etl.spark import build_session
 from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
 from masking.keys import KeyProvider, key_provider
 from masking.manifest import TableManifest, manifest_for
-from masking.policy import to_masked, with_unparsed_counts
+from masking.policy import to_masked, tokenization, with_unparsed_counts
 
 DEFAULTS = {"num_partitions": "4", "allow_primary": "false", "full_refresh": "false", "lake": ""}
 
@@ -52,6 +59,7 @@ class ExtractResult:
     zero_dates: dict[str, int]
     source_types: dict[str, str]
     pending_bookmark: Bookmark | None  # committed only after the warehouse load succeeded
+    full_reason: str | None = None  # why the run read the whole table; None if incremental
 
 
 LOOKBACK = dt.timedelta(minutes=10)
@@ -79,6 +87,43 @@ def with_run_metadata(df: DataFrame, run_id: str, extracted_at: dt.datetime) -> 
     )
 
 
+def version_change(recorded: dict[str, int], now: dict[str, int]) -> str:
+    """`pan v1 -> v2, normalizers v2 -> v3`: what changed between two tokenizations."""
+    return ", ".join(
+        f"{name} v{recorded.get(name, '?')} -> v{now.get(name, '?')}"
+        for name in sorted(set(recorded) | set(now))
+        if recorded.get(name) != now.get(name)
+    )
+
+
+def full_reason(
+    manifest: TableManifest,
+    requested: bool,
+    has_bookmark: bool,
+    published: Snapshot | None,
+    tokens: dict[str, int],
+) -> str | None:
+    """Why this run must read the whole table, or None when it may be incremental.
+
+    A table's tokens must all come from one key version and normalizer version: when what
+    its published snapshot recorded differs from what the tokens would be made with now, an
+    incremental run would add rows under the new versions to rows under the old ones, so
+    the run re-tokenizes every row and the full snapshot replaces the warehouse table.
+    """
+    recorded = published.tokenization if published is not None else {}
+    if requested:
+        return "full refresh requested"
+    if tokens and recorded and recorded != tokens:
+        return f"key or normalizer version changed: {version_change(recorded, tokens)}"
+    if quasi_identifier_columns(manifest):
+        return "k-anonymity is a property of the whole population"
+    if not has_bookmark:
+        return "no bookmark"
+    if tokens and not recorded:
+        return "no published snapshot records its key and normalizer versions"
+    return None
+
+
 def run(
     spark: SparkSession,
     table: str,
@@ -95,11 +140,10 @@ def run(
     manifest = manifest_for(table)
     endpoint = source_endpoint()
     guard_replica(endpoint, allow_primary=allow_primary)
-    # k-anonymity is a property of the whole population, so those tables are always full.
-    previous = None
-    if not full_refresh and not quasi_identifier_columns(manifest):
-        previous = (bookmarks or BookmarkStore()).read(table)
-    since = previous.watermark_at if previous else None
+    tokens = tokenization(manifest, keys)
+    bookmark = None if full_refresh else (bookmarks or BookmarkStore()).read(table)
+    reason = full_reason(manifest, full_refresh, bookmark is not None, current(lake, table), tokens)
+    since = bookmark.watermark_at if bookmark is not None and reason is None else None
     window = plan_window(endpoint, manifest, since, lookback, SAFETY_LAG)
     extracted_at = dt.datetime.now(dt.UTC)
     columns = source_columns(endpoint, table)
@@ -117,7 +161,12 @@ def run(
     kind = "full" if window.full else "incremental"
     preload_great_expectations()
     snapshot = write_snapshot(
-        checks.observed(with_run_metadata(dated, run_id, extracted_at)), lake, table, run_id, kind
+        checks.observed(with_run_metadata(dated, run_id, extracted_at)),
+        lake,
+        table,
+        run_id,
+        kind,
+        tokens,
     )
     quality = validate(
         snapshot.data_dir, manifest, profile.rows, checks, unparsed.get if unparsed else {}
@@ -148,7 +197,15 @@ def run(
         )
     types = {name: column.column_type for name, column in columns.items()}
     return ExtractResult(
-        snapshot, endpoint.display, window, quality, k_report, zero_dates, types, pending
+        snapshot,
+        endpoint.display,
+        window,
+        quality,
+        k_report,
+        zero_dates,
+        types,
+        pending,
+        reason if window.full else None,
     )
 
 
@@ -171,8 +228,9 @@ def main(argv: list[str] | None = None) -> None:
         full_refresh=args["full_refresh"].lower() == "true",
     )
     job.commit()
+    why = f" ({result.full_reason})" if result.full_reason else ""
     print(
-        f"{result.table}: {result.kind} run, {result.rows_written} rows written, "
+        f"{result.table}: {result.kind} run{why}, {result.rows_written} rows written, "
         f"{result.rows_loaded} rows in the warehouse table"
     )
 

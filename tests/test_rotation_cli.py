@@ -1,0 +1,122 @@
+"""Key rotation through the CLI: the next run re-tokenizes, and retire refuses versions in use."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl import warehouse
+from etl.cli import main
+from etl.config import PROJECT_ROOT, warehouse_settings
+from etl.key_usage import snapshot_holders, warehouse_holders
+from etl.source_schema import TABLE_ORDER
+from masking.manifest import manifest_for
+from masking.policy import key_version_column
+
+pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
+CARDLAKE = Path(sys.executable).parent / "cardlake"
+
+
+@pytest.fixture()
+def cli_env(
+    spark: SparkSession,
+    seeded: dict[str, int],
+    bq_emulator: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """The CLI's own lake, bookmarks, warehouse datasets and generated dev key file."""
+    monkeypatch.setenv("CARDLAKE_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("CARDLAKE_BOOKMARKS", str(tmp_path / "bookmarks"))
+    monkeypatch.setenv("CARDLAKE_BQ_DATASET_PREFIX", "rotation_")
+    monkeypatch.setenv("CARDLAKE_KEY_FILE", str(tmp_path / "keys" / "dev-keys.json"))
+    return tmp_path / "keys" / "dev-keys.json"
+
+
+def _installed_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed entry point, running this checkout's code."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run(
+        [str(CARDLAKE), *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _versions_per_token_column() -> dict[str, set[int]]:
+    """Every raw table's `<col>_token_key_version` values, by table.column."""
+    settings = warehouse_settings()
+    bq = warehouse.client(settings)
+    found = {}
+    for table in TABLE_ORDER:
+        manifest = manifest_for(table)
+        for policy in manifest.columns.values():
+            if policy.action != "token":
+                continue
+            column = key_version_column(policy.name)
+            _, rows = warehouse.query_rows(
+                bq,
+                f"select distinct `{column}` from "
+                f"`{settings.project}.{settings.raw_dataset}.{table}`",
+            )
+            found[f"{table}.{column}"] = {int(r[0]) for r in rows}
+    return found
+
+
+def _table_lines(out: str) -> dict[str, str]:
+    lines = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    return {line.split(":")[0]: line for line in lines if ":" in line}
+
+
+def test_rotate_then_run_all_leaves_one_version_and_retire_waits_for_it(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_file = cli_env
+    assert main(["run", "--all"]) == 0
+    capsys.readouterr()
+    assert _versions_per_token_column() == {
+        "cards.pan_token_key_version": {1},
+        "members.full_name_token_key_version": {1},
+        "members.email_token_key_version": {1},
+        "members.phone_token_key_version": {1},
+    }
+
+    rotated = _installed_cli("keys", "rotate", "--name", "pan")
+    assert rotated.returncode == 0, rotated.stderr
+    assert json.loads(key_file.read_text())["keys"]["pan"]["current"] == 2
+
+    # v1 is what the cards snapshot recorded and what raw.cards holds: refused.
+    refused = _installed_cli("keys", "retire", "--name", "pan", "--version", "1")
+    err = refused.stderr.strip().splitlines()
+    assert refused.returncode == 1 and len(err) == 1, refused.stderr
+    assert err[0].startswith("cardlake: error: pan v1 is still in use by ")
+    assert "published snapshot of cards" in err[0] and "raw.cards.pan_token_key_version" in err[0]
+    assert "1" in json.loads(key_file.read_text())["keys"]["pan"]["versions"]
+    # The warehouse is checked on its own: a raw table alone holding v1 is enough.
+    assert snapshot_holders("pan", 1, key_file.parent / "empty-lake") == []
+    assert warehouse_holders("pan", 1, warehouse_settings()) == [
+        f"{warehouse_settings().project}.rotation_raw.cards.pan_token_key_version (holds v1)"
+    ]
+
+    # No flag: the cards run sees the recorded pan v1 and re-tokenizes every row.
+    assert main(["run", "--all"]) == 0
+    lines = _table_lines(capsys.readouterr().out)
+    assert lines["cards"].startswith(
+        "cards: full (key or normalizer version changed: pan v1 -> v2)"
+    )
+    assert lines["repayments"].startswith("repayments: incremental,")
+    assert _versions_per_token_column() == {
+        "cards.pan_token_key_version": {2},
+        "members.full_name_token_key_version": {1},
+        "members.email_token_key_version": {1},
+        "members.phone_token_key_version": {1},
+    }
+
+    # Nothing holds pan v1 any more: accepted.
+    assert main(["keys", "retire", "--name", "pan", "--version", "1"]) == 0
+    assert "v1 retired" in capsys.readouterr().out
+    assert "1" not in json.loads(key_file.read_text())["keys"]["pan"]["versions"]
