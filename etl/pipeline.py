@@ -15,6 +15,7 @@ from etl import opstables, runrecord, warehouse
 from etl.bookmarks import BookmarkStore
 from etl.config import WarehouseSettings
 from etl.jobs import extract_table
+from etl.lease import table_lease
 from etl.raw_tables import raw_table
 from etl.reconcile import reconcile
 from etl.runrecord import who
@@ -54,7 +55,11 @@ def run_tables(
     bookmarks: BookmarkStore | None = None,
     on_table_done: Callable[[TableRun], None] | None = None,
 ) -> list[TableRun]:
-    """Per table: extract + gate + publish, load the warehouse, and only then the bookmark."""
+    """Per table: extract + gate + publish, load the warehouse, and only then the bookmark.
+
+    Each table's run holds its lease (etl.lease) from the extract to the bookmark, so two
+    runs of one table never interleave their loads.
+    """
     bq = warehouse.client(settings)
     warehouse.ensure_datasets(bq, settings)
     opstables.ensure_ops_tables(bq, settings)
@@ -85,20 +90,21 @@ def run_tables(
             None,
         )
         try:
-            result = _run_table(
-                spark,
-                table,
-                run_id,
-                lake,
-                keys,
-                settings,
-                bq,
-                store,
-                started,
-                num_partitions,
-                allow_primary,
-                full_refresh,
-            )
+            with table_lease(lake, table, run_id):
+                result = _run_table(
+                    spark,
+                    table,
+                    run_id,
+                    lake,
+                    keys,
+                    settings,
+                    bq,
+                    store,
+                    started,
+                    num_partitions,
+                    allow_primary,
+                    full_refresh,
+                )
         except BaseException as exc:
             failed = replace(
                 record,

@@ -3,11 +3,16 @@
 Each run writes to ``<lake>/<table>/runs/<run_id>/`` and only then replaces
 ``<lake>/<table>/CURRENT.json`` (write-to-temp + os.replace). A run killed at any point
 leaves the previous snapshot and pointer untouched; readers always see a complete run.
+A run that is refused or fails before it publishes deletes its data files and keeps its
+counts reports; what killed runs leave behind is deleted by the next run of the table
+(under the table's lease, etl/lease.py, so never while the run may still be live).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -19,6 +24,8 @@ from etl.fileio import write_atomically
 
 BUSINESS_DATE = "business_date"
 KEEP_RUNS = 3
+# What a run directory keeps when its data files go: counts only, never a row value.
+REPORT_FILES = frozenset({"_quality.json", "_k_anonymity.json"})
 # A token column repeats one 32-byte token per card or member. Parquet's default 1 MiB
 # dictionary holds ~30k of them and then falls back to plain bytes (2.4x the output at 10M
 # transactions); 16 MiB keeps half a million distinct tokens dictionary-encoded.
@@ -52,6 +59,10 @@ def table_dir(lake: Path, table: str) -> Path:
     return lake / table
 
 
+def run_dir(lake: Path, table: str, run_id: str) -> Path:
+    return table_dir(lake, table) / "runs" / run_id
+
+
 def write_snapshot(
     df: DataFrame,
     lake: Path,
@@ -65,7 +76,7 @@ def write_snapshot(
     Files are flat, one per task, with business_date as a column: BigQuery partitions on
     load, and date directories would cost a sort or a shuffle of every row to save nothing.
     """
-    data_dir = table_dir(lake, table) / "runs" / run_id
+    data_dir = run_dir(lake, table, run_id)
     (
         df.write.mode("errorifexists")
         .option("compression", "zstd")
@@ -129,6 +140,51 @@ def current_snapshots(lake: Path) -> list[Snapshot]:
         return []
     found = (current(lake, d.name) for d in sorted(lake.iterdir()) if d.is_dir())
     return [s for s in found if s is not None]
+
+
+def discard_data(directory: Path) -> None:
+    """Delete a run directory's data files (Parquet, Spark's markers and checksums, partial
+    output), keeping its counts reports; the directory goes too once nothing is left."""
+    if not directory.is_dir():
+        return
+    for root, dirs, files in os.walk(directory, topdown=False):
+        here = Path(root)
+        for name in files:
+            if not (here == directory and name in REPORT_FILES):
+                (here / name).unlink(missing_ok=True)
+        for name in dirs:
+            with contextlib.suppress(OSError):  # not empty: a report, or a symlink
+                (here / name).rmdir()
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
+def discard_leftovers(lake: Path, table: str, run_id: str) -> list[str]:
+    """Delete the data files of every run of the table that is neither this run, nor the
+    published snapshot, nor one of the runs it is made of; their reports stay.
+
+    Call it only while holding the table's lease: any other run directory is then what a
+    killed or failed run left behind, never the output of a live one. Returns the run ids
+    whose data files were deleted.
+    """
+    runs = table_dir(lake, table) / "runs"
+    if not runs.is_dir():
+        return []
+    published = current(lake, table)
+    keep = {run_id}
+    if published is not None:
+        keep |= {published.run_id, *published.base_runs}
+    swept = []
+    for directory in sorted(runs.iterdir()):
+        if directory.name in keep or not directory.is_dir():
+            continue
+        if any(
+            p.is_file() and not (p.parent == directory and p.name in REPORT_FILES)
+            for p in directory.rglob("*")
+        ):
+            swept.append(directory.name)
+        discard_data(directory)
+    return swept
 
 
 def _prune(lake: Path, table: str, keep: int) -> None:

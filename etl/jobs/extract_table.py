@@ -22,13 +22,17 @@ from etl.bookmarks import Bookmark, BookmarkStore
 from etl.config import BUSINESS_TIMEZONE, lake_dir
 from etl.errors import CardlakeError
 from etl.glue import init_job, resolved_options
+from etl.lease import table_lease
 from etl.quality import QualityReport, preload_great_expectations, row_checks, validate
 from etl.snapshot import (
     BUSINESS_DATE,
     Snapshot,
     current,
+    discard_data,
+    discard_leftovers,
     parquet_nulls,
     publish,
+    run_dir,
     write_snapshot,
 )
 from etl.source import (
@@ -136,8 +140,49 @@ def run(
     bookmarks: BookmarkStore | None = None,
     lookback: dt.timedelta = LOOKBACK,
 ) -> ExtractResult:
-    """Extract the window since the bookmark, mask, gate and publish one table's snapshot."""
+    """Extract the window since the bookmark, mask, gate and publish one table's snapshot.
+
+    The run holds the table's lease throughout (a second run of the table fails at once)
+    and first deletes the data files that killed or failed runs left. A run refused by the
+    gate, or failing after its write started, deletes its data files before it raises:
+    only its counts reports stay.
+    """
     manifest = manifest_for(table)
+    with table_lease(lake, table, run_id):
+        discard_leftovers(lake, table, run_id)
+        try:
+            return _run_leased(
+                spark,
+                manifest,
+                run_id,
+                lake,
+                keys,
+                num_partitions,
+                allow_primary,
+                full_refresh,
+                bookmarks,
+                lookback,
+            )
+        except BaseException:
+            published = current(lake, table)
+            if published is None or published.run_id != run_id:
+                discard_data(run_dir(lake, table, run_id))
+            raise
+
+
+def _run_leased(
+    spark: SparkSession,
+    manifest: TableManifest,
+    run_id: str,
+    lake: Path,
+    keys: KeyProvider,
+    num_partitions: int,
+    allow_primary: bool,
+    full_refresh: bool,
+    bookmarks: BookmarkStore | None,
+    lookback: dt.timedelta,
+) -> ExtractResult:
+    table = manifest.table
     endpoint = source_endpoint()
     guard_replica(endpoint, allow_primary=allow_primary)
     tokens = tokenization(manifest, keys)
@@ -179,8 +224,8 @@ def run(
     if not quality.success:
         raise CardlakeError(
             f"{table}: data-quality gate failed ({', '.join(quality.failed)}); nothing was "
-            f"published or loaded and the bookmark is unchanged. Counts: "
-            f"{snapshot.data_dir / '_quality.json'}"
+            f"published or loaded, the run's data files were deleted (its counts stay) and the "
+            f"bookmark is unchanged. Counts: {snapshot.data_dir / '_quality.json'}"
         )
     zero_dates = profile.zero_dates(
         parquet_nulls(snapshot.data_dir, list(profile.nulls_before_read))
