@@ -5,6 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 EMU_VENV := .venv-bqemu
+# Glue 5.0's Spark: the masking and job tests run under it too, with the same jar.
+SPARK35_VENV := .venv-spark35
+SPARK35_TESTS := tests/test_masking.py tests/test_quality.py tests/test_kanonymity.py \
+  tests/test_jobs.py tests/test_pipeline.py tests/test_pii_corpus.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench bootstrap system-packages lint clean jar
@@ -14,6 +18,7 @@ demo: bootstrap
 
 test: bootstrap lint
 	$(VENV)/bin/pytest
+	$(SPARK35_VENV)/bin/pytest -p no:cacheprovider $(SPARK35_TESTS)
 
 # Side-by-side benchmark against pandas, dlt and a Python-UDF Spark job (see docs/benchmarks.md).
 ROWS ?= 1000000
@@ -21,7 +26,7 @@ bench: bootstrap
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python -m bench.run --rows $(ROWS)
 
-bootstrap: system-packages $(VENV)/.installed $(EMU_VENV)/.installed jar
+bootstrap: system-packages $(VENV)/.installed $(EMU_VENV)/.installed $(SPARK35_VENV)/.installed jar
 
 # cardlake's masking UDFs (masking/jvm), compiled against the Spark API that Spark 3.5 (Glue
 # 5.0) and Spark 4 share; built here, never committed. Ship it to Glue with --extra-jars.
@@ -51,6 +56,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+$(SPARK35_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SPARK35_VENV)
+	$(SPARK35_VENV)/bin/pip install -q --upgrade pip
+	$(SPARK35_VENV)/bin/pip install -q -e '.[dev]' 'pyspark>=3.5,<3.6'
 	touch $@
 
 $(EMU_VENV)/.installed: requirements-bqemu.txt

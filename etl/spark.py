@@ -91,6 +91,11 @@ def configure(session: SparkSession) -> None:
     # Spark 4 turns ANSI mode on by default and 3.5 (Glue 5.0) off: the jobs are written
     # for ANSI semantics (overflow and invalid casts fail instead of turning NULL).
     conf.set("spark.sql.ansi.enabled", "true")
+    # Proleptic Gregorian dates as they are (1582-10-10, 0001-01-01): Spark 4's default;
+    # 3.5 refuses to write them unless told, or would shift them to the Julian calendar.
+    for direction in ("Write", "Read"):
+        conf.set(f"spark.sql.parquet.datetimeRebaseModeIn{direction}", "CORRECTED")
+        conf.set(f"spark.sql.parquet.int96RebaseModeIn{direction}", "CORRECTED")
     session.sparkContext.setLogLevel(os.environ.get("CARDLAKE_SPARK_LOG_LEVEL", "ERROR"))
     # Under spark-submit the driver JVM is already running: pin its default zone too, so
     # JDBC DATETIME values keep their wall clock (a JVM zone != session zone shifts them).
