@@ -116,6 +116,9 @@ def _print_table_run(run: Any) -> None:
     )
     if run.k_anonymity:
         print(f"    k-anonymity {run.k_anonymity}", flush=True)
+    if run.unparsed_values:
+        counts = ", ".join(f"{c}={n:,}" for c, n in sorted(run.unparsed_values.items()))
+        print(f"    values the normalizers could not parse (tokenized as typed): {counts}")
     print(f"    reconciliation with the source: {run.reconciliation}", flush=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from google.cloud import bigquery
@@ -41,6 +41,8 @@ class TableRun:
     zero_dates: str | None
     reconciliation: str
     full_reason: str | None = None  # why a full run read the whole table
+    # Values a normalizer could not parse, per token column (tokenized in their NFKC form).
+    unparsed_values: dict[str, int] = field(default_factory=dict)
 
 
 def run_tables(
@@ -190,6 +192,7 @@ def _run_table(
         zero_dates=", ".join(f"{c}={n}" for c, n in extracted.zero_dates.items()) or None,
         reconciliation=reconciled.summary,
         full_reason=extracted.full_reason,
+        unparsed_values={c: n for c, n in extracted.quality.unparsed_values.items() if n},
     )
 
 

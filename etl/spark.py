@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 
 from etl.config import MARIADB_JDBC_JAR
 from etl.errors import CardlakeError
-from masking.jvm import masking_jar
+from masking.jvm import jvm_masking, masking_jar
 
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
 # ParallelGC: the throughput collector suits batch jobs; on 2 cores G1's concurrent
@@ -78,6 +78,7 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
             .getOrCreate()
         )
     configure(session)
+    jvm_masking(session)  # a session without the masking library stops here, before any read
     return session
 
 

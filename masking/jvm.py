@@ -81,9 +81,11 @@ class JvmMasking:
                 jvm.java.lang.Thread.currentThread().getContextClassLoader(),
             )
         except Exception:
+            jar = masking_jar()
             raise CardlakeError(
-                "the masking UDF library is not on Spark's classpath: pass "
-                f"--jars {masking_jar()} to spark-submit (--extra-jars on Glue)"
+                f"Spark cannot load the masking UDF library: pass --jars {jar} to "
+                "spark-submit (--extra-jars on Glue); if it is passed, the jar is not a "
+                "build of masking/jvm: rebuild it with `make jar`"
             ) from None
         self._names: dict[tuple[object, ...], str] = {}
 

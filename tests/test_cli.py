@@ -116,3 +116,31 @@ def test_broken_replication_is_refused_without_quoting_the_error(source_stack: P
         _run_sql("primary", "app", "DROP TABLE conflict_probe")
         stack.wait_for_replica(source_stack)
     guard_replica(stack.endpoint("replica", "etl"))
+
+
+@pytest.mark.parametrize("jar", ["missing.jar", "broken.jar"])
+def test_a_missing_or_unreadable_masking_jar_stops_the_job_with_one_line(
+    tmp_path: Path, jar: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "broken.jar").write_text("not a jar")
+    env = {
+        **os.environ,
+        "CARDLAKE_HOME": str(tmp_path),
+        "CARDLAKE_MASKING_JAR": str(tmp_path / jar),
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "cardlake"), "run", "--table", "cards"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("cardlake: error:")]
+    assert proc.returncode == 1 and len(errors) == 1, proc.stderr[-2000:]
+    assert "make jar" in errors[0] or "--jars" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "lake").exists()

@@ -268,3 +268,24 @@ def test_a_udf_plan_shows_names_never_key_bytes(spark: SparkSession) -> None:
 def test_reference_luhn() -> None:
     assert all(luhn_valid(p) for p in (VISA, MASTER, AMEX, LONG))
     assert not luhn_valid(_broken(VISA)) and not luhn_valid("41111x11")
+
+
+def test_values_the_normalizers_cannot_parse_are_counted_as_the_frame_is_read(
+    spark: SparkSession,
+) -> None:
+    from masking.manifest import manifest_for
+    from masking.policy import with_unparsed_counts
+
+    df = spark.createDataFrame(
+        [
+            ("taro@example.com", "090-1234-5678"),
+            ("no at sign", "090-CALL-NOW"),
+            ("ｈａｎａ＠ｅｘａｍｐｌｅ．ｊｐ", "(03) 1234-5678"),
+            (None, "tel: ask at desk"),
+        ],
+        "email string, phone string",
+    )
+    observed, unparsed = with_unparsed_counts(df, manifest_for("members"))
+    assert unparsed is not None
+    observed.write.format("noop").mode("overwrite").save()
+    assert unparsed.get == {"email": 1, "phone": 2}
