@@ -19,25 +19,62 @@ NORMALIZERS = ("none", "pan", "email", "phone", "name")
 NORMALIZER_VERSION = 2
 # Trimmed from both ends after NFKC, which maps ideographic and no-break spaces to ' '.
 TRIM = " \t\n\r\f\v"
-DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
-# Typed between the digit groups of a PAN (after NFKC): spaces, the hyphen and dash family,
-# the IME long-vowel dash, dot, underscore, slash, middle dots and tildes.
-SEPARATORS = " \t-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc._/\u30fb\u00b7~\u301c"
-MAX_SEPARATOR_RUN = 3
+# After NFKC: the hyphen and dash family, the minus sign, the IME long-vowel dash, the box
+# drawing lines an IME offers for it, wavy and double dashes.
+DASHES = (
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\u2500\u2501\u3030\u2e3a\u2e3b\u30a0\u2043"
+)
+# Copied and pasted text carries these unseen between digits.
+INVISIBLE = "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+# Typed between the digit groups of a PAN (after NFKC): white space and line breaks, the
+# dashes, dot, slash, underscore, middle dots, tildes and wave dashes, commas, colons,
+# bars and parentheses (a parenthesized digit, NFKC of ⑷, is "(4)").
+SEPARATORS = " \t\n\r" + DASHES + INVISIBLE + "._/\u30fb\u00b7~\u301c\u3001,:|()"
+MAX_SEPARATOR_RUN = 5
+# Kanji numerals count as digits in free text (a PAN written out vertically, say).
+KANJI_DIGITS = "\u3007\u4e00\u4e8c\u4e09\u56db\u4e94\u516d\u4e03\u516b\u4e5d"
 PAN_MARK, EMAIL_MARK, PHONE_MARK = "[PAN]", "[EMAIL]", "[PHONE]"
 
-_AT = r"(?:@|\((?:at|AT)\)|\[(?:at|AT)\])"
-_DOT = r"(?:\.|\((?:dot|DOT)\)|\[(?:dot|DOT)\])"
+_AT = r"(?:@|\((?:at|AT)\)|\[(?:at|AT)\]|\u2605|\u2606)"
+_DOT = r"(?:\.| ?\((?:dot|DOT)\) ?| ?\[(?:dot|DOT)\] ?)"
+_LABEL = r"[A-Za-z0-9\-\u3040-\u30ff\u3400-\u9fff]+"
+# The look-behind starts a local part only where one can start: a long run of letters or
+# digits is then tried once, not from each of its characters (quadratic on long memos).
 EMAIL = re.compile(
-    r"[A-Za-z0-9._%+\-]+ ?" + _AT + r" ?[A-Za-z0-9\-]+(?:" + _DOT + r"[A-Za-z0-9\-]+)*"
-    rf"{_DOT}[A-Za-z]{{2,}}"
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+ ?"
+    + _AT
+    + " ?"
+    + _LABEL
+    + "(?:"
+    + _DOT
+    + _LABEL
+    + ")*"
+    + _DOT
+    + "[A-Za-z]{2,}"
 )
-_SEP = "(?: ?[-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc.] ?| )"
+_PHONE_SEPARATOR = (
+    r"[\-\u2010-\u2015\u2212\u30fc\u2500\u2501\u3030\u2e3a\u2e3b\u30a0\u2043.\u30fb~\u301c]"
+)
+_SEP = "(?: ?" + _PHONE_SEPARATOR + " ?| )"
 PHONE = re.compile(
-    r"(?<![0-9+])(?:\+81" + _SEP + r"?(?:\(0\)" + _SEP + r"?)?\(?0?|\(0|0)[0-9]{1,4}"
-    r"(?:\) ?|" + _SEP + r"|\()?[0-9]{1,4}(?:\) ?|" + _SEP + r")?[0-9]{3,4}(?![0-9])"
+    r"(?<![0-9+])(?:(?:\+|00|010"
+    + _SEP
+    + "?)81"
+    + _SEP
+    + r"?(?:\(0\)"
+    + _SEP
+    + r"?)?\(?0?|\(0|0)[0-9]{1,4}(?: ?\)"
+    + _SEP
+    + r"?| ?\( ?|"
+    + _SEP
+    + r")?[0-9]{1,4}(?:\)"
+    + _SEP
+    + "?|"
+    + _SEP
+    + r")?[0-9]{3,4}(?![0-9])"
 )
-_ASCII_DIGITS = re.compile(r"[0-9]+")
+_PHONE_GAP = re.compile(_SEP)
+_DIGIT_RUNS = re.compile(f"[0-9{KANJI_DIGITS}]+")
 
 
 def nfkc(value: str) -> str:
@@ -148,13 +185,17 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _digit_values(run: str) -> str:
+    return "".join(c if c <= "9" else str(KANJI_DIGITS.index(c)) for c in run)
+
+
 def _joined(text: str, start: int, end: int) -> bool:
     return 1 <= end - start <= MAX_SEPARATOR_RUN and all(c in SEPARATORS for c in text[start:end])
 
 
 def pan_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every PAN in an NFKC string, merged where they overlap."""
-    groups = [(m.start(), m.end()) for m in _ASCII_DIGITS.finditer(text)]
+    groups = [(m.start(), m.end()) for m in _DIGIT_RUNS.finditer(text)]
     chains: list[list[tuple[int, int]]] = []
     for group in groups:
         if chains and _joined(text, chains[-1][-1][1], group[0]):
@@ -166,7 +207,7 @@ def pan_spans(text: str) -> list[tuple[int, int]]:
         for a in range(len(chain)):
             digits = ""
             for b in range(a, len(chain)):
-                digits += text[chain[b][0] : chain[b][1]]
+                digits += _digit_values(text[chain[b][0] : chain[b][1]])
                 if len(digits) > 19:
                     break
                 if len(digits) >= 13 and luhn_valid(digits):
@@ -192,17 +233,54 @@ def _phone_digits_ok(match: str) -> bool:
     digits = _digits(match)
     if match.startswith("+"):
         national = digits[2:]
-        national = national[1:] if national.startswith("0") else national
-        return len(national) in (9, 10)
-    return len(digits) in (10, 11)
+    elif digits.startswith("0081"):
+        national = digits[4:]
+    elif digits.startswith("01081"):
+        national = digits[5:]
+    else:
+        return len(digits) in (10, 11)
+    national = national[1:] if national.startswith("0") else national
+    return len(national) in (9, 10)
+
+
+def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    """A phone span grown over digit groups joined to it by a separator (an extension, an
+    international prefix the pattern did not take): no digit of it is left in clear."""
+    while m := _PHONE_GAP.match(text, end):
+        after = m.end()
+        if after < len(text) and "0" <= text[after] <= "9":
+            end = re.match(r"[0-9]+", text[after:]).end() + after  # type: ignore[union-attr]
+        else:
+            break
+    while True:
+        before = next(
+            (
+                start - n
+                for n in (1, 2, 3)
+                if start - n > 0
+                and _PHONE_GAP.fullmatch(text, start - n, start)
+                and "0" <= text[start - n - 1] <= "9"
+            ),
+            None,
+        )
+        if before is None:
+            break
+        start = before
+        while start > 0 and "0" <= text[start - 1] <= "9":
+            start -= 1
+    return start, end
 
 
 def _phone_spans(text: str) -> list[tuple[int, int]]:
-    spans, at = [], 0
+    spans: list[tuple[int, int]] = []
+    at = 0
     while at <= len(text) and (m := PHONE.search(text, at)):
         if _phone_digits_ok(m.group()):
-            spans.append((m.start(), m.end()))
-            at = m.end()
+            start, end = _widen(text, m.start(), m.end())
+            if spans and start <= spans[-1][1]:
+                start = spans.pop()[0]
+            spans.append((start, end))
+            at = end
         else:
             at = m.start() + 1
     return spans

@@ -18,7 +18,10 @@ SEPARATORS = [
     " ", "-", "\u3000", "\uff0d", "\u30fc", "\uff70", "\u2010", "\u2011", "\u2012", "\u2013",
     "\u2014", "\u2015", "\u2212", ".", "\uff0e", "/", "\uff0f", "_", "\u30fb", "\uff65",
     "\u00b7", "~", "\u301c", " - ", "  ", "\t", "\u00a0", "\u2009",
+    "\n", "\r\n", "\u3001", ",", ":", "|", "\uff5c", "\u2500", "\u2501", "\u3030", "\u2e3a",
+    "\u00ad", "\u200b", "\u2060", "\ufeff", "\u200e", "  -  ", "----", "\t \t ",
 ]  # fmt: skip
+KANJI = "〇一二三四五六七八九"
 
 
 def luhn_ok(digits: str) -> bool:
@@ -87,6 +90,8 @@ def build(seed: int = 20261130) -> Corpus:
     pos += [grouped(amex, (4, 6, 5), "-"), full_width(grouped(amex, (4, 6, 5), " "))]
     pan = make_pan(rng, "4", 16)
     pos += [
+        "".join(KANJI[int(d)] for d in pan),  # written out in kanji numerals
+        "".join(chr(0x2473 + int(d)) if d != "0" else "0" for d in pan),  # ⑷⑴⑴⑴…
         " ".join(pan),  # a digit at a time
         math_bold(pan),
         pan[:8] + full_width(pan[8:]),  # half and full width mixed
@@ -109,11 +114,16 @@ def build(seed: int = 20261130) -> Corpus:
             f"{local} @ {domain}",
             f"{local}(at){domain}",
             f"{local}[at]{domain.replace('.', '[dot]')}",
+            f"{local} (at) {domain.replace('.', ' (dot) ')}",
+            f"{local}★{domain}",
         ]
+    pos += ["taro@例え.jp", "問い合わせ：ｉｎｆｏ＠サンプル．ｊｐ"]
     phones = ["090-1234-5678", "080 2345 6789", "07034567890", "(03) 1234-5678",
               "03(1234)5678", "03-1234-5678", "06.1234.5678", "0120-123-456", "0570-012-345",
               "+81 90-1234-5678", "+81-3-1234-5678", "+81 (0)3 1234 5678", "+81312345678",
-              "045-123-4567", "011-234-5678"]  # fmt: skip
+              "045-123-4567", "011-234-5678", "0081-90-1234-5678", "010-81-3-1234-5678",
+              "+81-90-1234-5678-0", "03・1234・5678", "090〜1234〜5678", "(03)-1234-5678",
+              "03 (1234) 5678"]  # fmt: skip
     for number in phones:
         pos += [f"TEL {number}", full_width(number), f"携帯{number.replace('-', 'ー')}まで"]
     pos += [f"連絡 {full_width('090')}－{full_width('1234')}－{full_width('5678')}"]
@@ -145,30 +155,32 @@ def build(seed: int = 20261130) -> Corpus:
 
 
 # The independent detector: written from the rules, not from masking/reference.py.
-_DASH_LIKE = {"\u2212", "\u30fc", "~", "\u301c", ".", "/", "_", "\u30fb", "\u00b7"}
+_DASH_LIKE = set("\u2212\u30fc~\u301c./_\u30fb\u00b7\u3001,:|()\u2500\u2501\u3030")
+_KANJI_TO_ASCII = str.maketrans(KANJI, "0123456789")
 
 
 def _char_class(c: str) -> str:
     if "0" <= c <= "9":
         return "D"
-    if c.isspace() or unicodedata.category(c) == "Pd" or c in _DASH_LIKE:
+    if c.isspace() or unicodedata.category(c) in ("Pd", "Cf") or c in _DASH_LIKE:
         return "S"
     return "X"
 
 
-_CHAIN = re.compile(r"D+(?:S{1,3}D+)*")
 _EMAIL = re.compile(
-    r"[A-Za-z0-9._%+-]+\s*(?:@|\(at\)|\[at\])\s*[A-Za-z0-9-]+(?:\.|\[dot\])[A-Za-z]", re.I
+    r"[A-Za-z0-9._%+-]+\s*(?:@|\(at\)|\[at\]|★|☆)\s*\w+\s*(?:\.|\(dot\)|\[dot\])\s*[A-Za-z]",
+    re.I,
 )
 _PHONE = re.compile(
-    r"(?<![0-9])(?:\+81[^0-9]{0,4}|\(?0)[0-9][0-9 ().\-\u2010-\u2015\u2212\u30fc]{7,16}[0-9]"
+    r"(?<![0-9])(?:(?:\+|00|010\W?)81[^0-9]{0,4}|\(?0)[0-9]"
+    r"[0-9 ().\-\u2010-\u2015\u2212\u30fc\u30fb~\u301c]{7,16}[0-9]"
 )
 
 
 def finds_pan(text: str) -> bool:
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).translate(_KANJI_TO_ASCII)
     classes = "".join(_char_class(c) for c in text)
-    for chain in _CHAIN.finditer(classes):
+    for chain in re.finditer(r"D+(?:S{1,6}D+)*", classes):
         groups = [m.group() for m in re.finditer(r"[0-9]+", text[chain.start() : chain.end()])]
         for a in range(len(groups)):
             for b in range(a, len(groups)):
@@ -185,8 +197,11 @@ def finds_email(text: str) -> bool:
 def finds_phone(text: str) -> bool:
     for match in _PHONE.finditer(unicodedata.normalize("NFKC", text)):
         digits = re.sub(r"[^0-9]", "", match.group())
-        national = digits[2:].removeprefix("0") if match.group().startswith("+") else digits
-        if (len(national) in (9, 10)) if match.group().startswith("+") else len(digits) in (10, 11):
+        if match.group().startswith("+") or re.match(r"(?:00|010)81", digits):
+            national = re.sub(r"^(?:00|010)?81", "", digits).removeprefix("0")
+            if len(national) in (9, 10):
+                return True
+        elif len(digits) in (10, 11):
             return True
     return False
 

@@ -14,26 +14,39 @@ import java.util.regex.Pattern;
  * still found. masking/reference.py is the pure-Python reference; both must agree.
  */
 public final class FreeText {
-  /** After NFKC: spaces, the hyphen and dash family, the IME long-vowel dash, dot, slash, underscore, middle dots, tildes. */
+  /**
+   * Typed between the digit groups of a PAN (after NFKC): white space and line breaks, the
+   * dashes, invisible characters, dot, slash, underscore, middle dots, tildes and wave
+   * dashes, commas, colons, bars and parentheses (a parenthesized digit, NFKC of ⑷, is "(4)").
+   */
   static final String SEPARATORS =
-      " \t-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc._/\u30fb\u00b7~\u301c";
+      " \t\n\r" + Normalizers.DASHES + Normalizers.INVISIBLE + "._/\u30fb\u00b7~\u301c\u3001,:|()";
 
-  static final int MAX_SEPARATOR_RUN = 3;
+  static final int MAX_SEPARATOR_RUN = 5;
+  /** Kanji numerals count as digits in free text (a PAN written out vertically, say). */
+  static final String KANJI_DIGITS =
+      "\u3007\u4e00\u4e8c\u4e09\u56db\u4e94\u516d\u4e03\u516b\u4e5d";
   public static final String PAN_MARK = "[PAN]";
   public static final String EMAIL_MARK = "[EMAIL]";
   public static final String PHONE_MARK = "[PHONE]";
 
-  static final String AT = "(?:@|\\((?:at|AT)\\)|\\[(?:at|AT)\\])";
-  static final String DOT = "(?:\\.|\\((?:dot|DOT)\\)|\\[(?:dot|DOT)\\])";
+  static final String AT = "(?:@|\\((?:at|AT)\\)|\\[(?:at|AT)\\]|\\u2605|\\u2606)";
+  static final String DOT = "(?:\\.| ?\\((?:dot|DOT)\\) ?| ?\\[(?:dot|DOT)\\] ?)";
+  static final String LABEL = "[A-Za-z0-9\\-\\u3040-\\u30ff\\u3400-\\u9fff]+";
+  /** The look-behind starts a local part only where one can start: linear on long memos. */
   static final Pattern EMAIL =
       Pattern.compile(
-          "[A-Za-z0-9._%+\\-]+ ?" + AT + " ?[A-Za-z0-9\\-]+(?:" + DOT + "[A-Za-z0-9\\-]+)*"
-              + DOT + "[A-Za-z]{2,}");
-  static final String SEP = "(?: ?[-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc.] ?| )";
+          "(?<![A-Za-z0-9._%+\\-])[A-Za-z0-9._%+\\-]+ ?" + AT + " ?" + LABEL + "(?:" + DOT
+              + LABEL + ")*" + DOT + "[A-Za-z]{2,}");
+  static final String PHONE_SEPARATOR =
+      "[\\-\\u2010-\\u2015\\u2212\\u30fc\\u2500\\u2501\\u3030\\u2e3a\\u2e3b\\u30a0\\u2043.\\u30fb~\\u301c]";
+  static final String SEP = "(?: ?" + PHONE_SEPARATOR + " ?| )";
   static final Pattern PHONE =
       Pattern.compile(
-          "(?<![0-9+])(?:\\+81" + SEP + "?(?:\\(0\\)" + SEP + "?)?\\(?0?|\\(0|0)[0-9]{1,4}"
-              + "(?:\\) ?|" + SEP + "|\\()?[0-9]{1,4}(?:\\) ?|" + SEP + ")?[0-9]{3,4}(?![0-9])");
+          "(?<![0-9+])(?:(?:\\+|00|010" + SEP + "?)81" + SEP + "?(?:\\(0\\)" + SEP + "?)?\\(?0?|\\(0|0)"
+              + "[0-9]{1,4}(?: ?\\)" + SEP + "?| ?\\( ?|" + SEP + ")?[0-9]{1,4}(?:\\)" + SEP
+              + "?|" + SEP + ")?[0-9]{3,4}(?![0-9])");
+  static final Pattern PHONE_GAP = Pattern.compile(SEP);
 
   private FreeText() {}
 
@@ -46,6 +59,10 @@ public final class FreeText {
       }
     }
     return false;
+  }
+
+  static int digitValue(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : KANJI_DIGITS.indexOf(c);
   }
 
   static boolean luhn(CharSequence digits) {
@@ -67,9 +84,9 @@ public final class FreeText {
     int n = s.length();
     int i = 0;
     while (i < n) {
-      if (Normalizers.isDigit(s.charAt(i))) {
+      if (digitValue(s.charAt(i)) >= 0) {
         int start = i;
-        while (i < n && Normalizers.isDigit(s.charAt(i))) {
+        while (i < n && digitValue(s.charAt(i)) >= 0) {
           i++;
         }
         groups.add(new int[] {start, i});
@@ -107,7 +124,9 @@ public final class FreeText {
     for (int a = 0; a < chain.size(); a++) {
       digits.setLength(0);
       for (int b = a; b < chain.size(); b++) {
-        digits.append(s, chain.get(b)[0], chain.get(b)[1]);
+        for (int c = chain.get(b)[0]; c < chain.get(b)[1]; c++) {
+          digits.append((char) ('0' + digitValue(s.charAt(c))));
+        }
         if (digits.length() > 19) {
           break;
         }
@@ -148,8 +167,12 @@ public final class FreeText {
     int from = 0;
     while (from <= s.length() && m.find(from)) {
       if (phoneDigitsOk(m.group())) {
-        spans.add(new int[] {m.start(), m.end()});
-        from = m.end();
+        int[] span = widen(s, m.start(), m.end());
+        if (!spans.isEmpty() && span[0] <= spans.get(spans.size() - 1)[1]) {
+          span[0] = spans.remove(spans.size() - 1)[0];
+        }
+        spans.add(span);
+        from = span[1];
       } else {
         from = m.start() + 1;
       }
@@ -157,16 +180,60 @@ public final class FreeText {
     return spans;
   }
 
+  /**
+   * A phone span grown over digit groups joined to it by a separator (an extension, an
+   * international prefix the pattern did not take): no digit of it is left in clear.
+   */
+  private static int[] widen(String s, int start, int end) {
+    Matcher gap = PHONE_GAP.matcher(s);
+    while (true) {
+      gap.region(end, s.length());
+      if (!gap.lookingAt() || gap.end() >= s.length() || !Normalizers.isDigit(s.charAt(gap.end()))) {
+        break;
+      }
+      end = gap.end();
+      while (end < s.length() && Normalizers.isDigit(s.charAt(end))) {
+        end++;
+      }
+    }
+    while (true) {
+      int before = -1;
+      for (int n = 1; n <= 3; n++) {
+        if (start - n > 0) {
+          gap.region(start - n, start);
+          if (gap.matches() && Normalizers.isDigit(s.charAt(start - n - 1))) {
+            before = start - n;
+            break;
+          }
+        }
+      }
+      if (before < 0) {
+        break;
+      }
+      start = before;
+      while (start > 0 && Normalizers.isDigit(s.charAt(start - 1))) {
+        start--;
+      }
+    }
+    return new int[] {start, end};
+  }
+
   private static boolean phoneDigitsOk(String match) {
     String digits = Normalizers.asciiDigits(match);
+    String national;
     if (match.startsWith("+")) {
-      String national = digits.substring(2);
-      if (national.startsWith("0")) {
-        national = national.substring(1);
-      }
-      return national.length() == 9 || national.length() == 10;
+      national = digits.substring(2);
+    } else if (digits.startsWith("0081")) {
+      national = digits.substring(4);
+    } else if (digits.startsWith("01081")) {
+      national = digits.substring(5);
+    } else {
+      return digits.length() == 10 || digits.length() == 11;
     }
-    return digits.length() == 10 || digits.length() == 11;
+    if (national.startsWith("0")) {
+      national = national.substring(1);
+    }
+    return national.length() == 9 || national.length() == 10;
   }
 
   private static List<int[]> emailSpans(String s) {

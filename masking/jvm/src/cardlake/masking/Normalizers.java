@@ -9,8 +9,15 @@ import java.text.Normalizer;
 public final class Normalizers {
   /** Characters trimmed from both ends (after NFKC, which maps ideographic and no-break spaces to ' '). */
   static final String TRIM = " \t\n\r\f\u000b";
-  /** Characters allowed between the digits of a written phone number or PAN field. */
-  static final String DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc";
+  /**
+   * After NFKC: the hyphen and dash family, the minus sign, the IME long-vowel dash, the box
+   * drawing lines an IME offers for it, wavy and double dashes.
+   */
+  static final String DASHES =
+      "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\u2500\u2501\u3030\u2e3a\u2e3b"
+          + "\u30a0\u2043";
+  /** Copied and pasted text carries these unseen between digits. */
+  static final String INVISIBLE = "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff";
 
   private Normalizers() {}
 
