@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from etl.config import state_dir
+from etl.errors import optional_sdk
 from etl.fileio import write_atomically
 
 
@@ -26,6 +27,9 @@ class Bookmark:
     watermark: str  # ISO timestamp (UTC): every row with cursor < watermark is loaded
     run_id: str
     committed_at: str
+    # Key and normalizer versions of the tokens the warehouse table holds up to here (a
+    # bookmark moves only after a load, so this is what was loaded, not just published).
+    tokenization: dict[str, int] = field(default_factory=dict)
 
     @property
     def watermark_at(self) -> dt.datetime:
@@ -75,8 +79,7 @@ class BookmarkStore:
             return Path(key).read_text()
         bucket, _, name = rest.partition("/")
         if scheme == "s3":
-            import boto3
-
+            boto3 = optional_sdk("boto3", "aws", "an s3:// bookmark store")
             try:
                 body = boto3.client("s3").get_object(Bucket=bucket, Key=name)["Body"]
             except Exception as exc:  # botocore's NoSuchKey is generated at run time
@@ -85,8 +88,7 @@ class BookmarkStore:
                 raise
             return str(body.read().decode("utf-8"))
         if scheme == "gs":
-            from google.cloud import storage
-
+            storage = optional_sdk("google.cloud.storage", "gcp", "a gs:// bookmark store")
             blob = storage.Client().bucket(bucket).blob(name)
             if not blob.exists():
                 raise FileNotFoundError(key)
@@ -100,12 +102,10 @@ class BookmarkStore:
             return
         bucket, _, name = rest.partition("/")
         if scheme == "s3":
-            import boto3
-
+            boto3 = optional_sdk("boto3", "aws", "an s3:// bookmark store")
             boto3.client("s3").put_object(Bucket=bucket, Key=name, Body=text.encode("utf-8"))
         elif scheme == "gs":
-            from google.cloud import storage
-
+            storage = optional_sdk("google.cloud.storage", "gcp", "a gs:// bookmark store")
             storage.Client().bucket(bucket).blob(name).upload_from_string(text)
         else:
             raise ValueError(f"unsupported bookmark URI {key!r}: use a path, s3:// or gs://")

@@ -10,11 +10,9 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from google.api_core.exceptions import GoogleAPICallError
-
-from etl.errors import CardlakeError
+from etl.errors import EXIT_ERROR, CardlakeError, Finding, run_reporting_errors
 
 DEMO_MEMBERS, DEMO_DAYS, DEMO_SEED = 3000, 120, 42
 
@@ -169,6 +167,7 @@ def cmd_bookmarks(args: argparse.Namespace) -> None:
                     args.to.isoformat(),
                     "rewind",
                     dt.datetime.now(dt.UTC).isoformat(),
+                    current.tokenization,
                 )
             )
     rows = []
@@ -232,16 +231,43 @@ def _test_views(settings: Any) -> None:
     for check in failed:
         print(check.describe())
     if failed:
-        raise CardlakeError(f"{len(failed)} view check(s) failed")
+        raise Finding(f"{len(failed)} view check(s) failed")
 
 
 def cmd_query(args: argparse.Namespace) -> None:
+    import csv
+    import json
+
     from etl import warehouse
 
-    names, rows = warehouse.query_rows(warehouse.client(), args.sql)
-    print(format_table(names, rows[: args.max_rows]))
-    if len(rows) > args.max_rows:
-        print(f"... {len(rows) - args.max_rows} more rows")
+    page = warehouse.query_page(warehouse.client(), args.sql, args.max_rows, args.max_bytes)
+    rows = [[plain_value(v) for v in row] for row in page.rows]
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(page.names)
+        writer.writerows(rows)
+    elif args.format == "json":
+        for row in rows:
+            print(json.dumps(dict(zip(page.names, row, strict=True)), ensure_ascii=False))
+    else:
+        print(format_table(page.names, rows))
+    if page.total_rows > len(rows):
+        more = f"... {page.total_rows - len(rows):,} more rows (raise --max-rows to see them)"
+        print(more, file=sys.stderr if args.format != "table" else sys.stdout)
+
+
+def plain_value(value: Any) -> Any:
+    """A value as a reader expects it: integral NUMERICs (ids, yen) print as integers,
+    dates and times in ISO form, bytes (tokens) as hex."""
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value.normalize())
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    return value
 
 
 def cmd_dashboards(args: argparse.Namespace) -> None:
@@ -281,7 +307,16 @@ def cmd_scan(args: argparse.Namespace) -> None:
     from etl.config import lake_dir
     from etl.snapshot import current_snapshots
 
-    paths = [str(p) for p in args.path] or [s.path for s in current_snapshots(lake_dir())]
+    missing = [str(p) for p in args.path if not p.exists()]
+    if missing:
+        raise CardlakeError(f"nothing to scan at {', '.join(missing)}: no such file or directory")
+    # Every run the published snapshots are made of, not only their newest.
+    published = [
+        str(Path(s.path).parent / run)
+        for s in current_snapshots(lake_dir())
+        for run in s.base_runs or (s.run_id,)
+    ]
+    paths = [str(p) for p in args.path] or published
     if not paths:
         raise CardlakeError(f"nothing to scan: no published snapshot under {lake_dir()}")
     _scan(paths)
@@ -301,7 +336,7 @@ def _scan(paths: list[str]) -> None:
         rows.append((path, len(counts), hits))
     print(format_table(["parquet dataset", "string columns", "rows with a PAN"], rows))
     if total:
-        raise CardlakeError(f"{total} row(s) with a Luhn-valid PAN found (counts only shown)")
+        raise Finding(f"{total} row(s) with a Luhn-valid PAN found (counts only shown)")
     print(f"no Luhn-valid PAN in {len(paths)} Parquet datasets")
 
 
@@ -392,21 +427,39 @@ def _utc_timestamp(text: str) -> dt.datetime:
     return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one `cardlake: error:` line and exit 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"cardlake: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from etl.stack import DEFAULT_PRIMARY_PORT, DEFAULT_REPLICA_PORT
+    from etl.warehouse import DEFAULT_MAX_BYTES_BILLED
 
-    parser = argparse.ArgumentParser(prog="cardlake", description=__doc__)
+    parser = _Parser(prog="cardlake", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("stack", help="local MariaDB primary + read replica")
     p.add_argument("action", choices=["up", "down", "status"])
-    p.add_argument("--primary-port", type=int, default=DEFAULT_PRIMARY_PORT)
-    p.add_argument("--replica-port", type=int, default=DEFAULT_REPLICA_PORT)
+    p.add_argument("--primary-port", type=_positive_int, default=DEFAULT_PRIMARY_PORT)
+    p.add_argument("--replica-port", type=_positive_int, default=DEFAULT_REPLICA_PORT)
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("seed", help="fill the primary with reproducible synthetic data")
-    p.add_argument("--members", type=int, default=DEMO_MEMBERS)
-    p.add_argument("--days", type=int, default=DEMO_DAYS)
+    p.add_argument("--members", type=_positive_int, default=DEMO_MEMBERS)
+    p.add_argument("--days", type=_positive_int, default=DEMO_DAYS)
     p.add_argument("--seed", type=int, default=DEMO_SEED)
     p.add_argument(
         "--end-date",
@@ -419,7 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="extract, mask, write Parquet and load BigQuery")
     p.add_argument("--table", action="append", help="a source table (repeatable)")
     p.add_argument("--all", action="store_true", help="every table, in dependency order")
-    p.add_argument("--num-partitions", type=int, default=4, help="parallel JDBC connections")
+    p.add_argument(
+        "--num-partitions", type=_positive_int, default=4, help="parallel JDBC connections"
+    )
     p.add_argument(
         "--allow-primary", action="store_true", help="dev only: read a writable endpoint"
     )
@@ -455,7 +510,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="run SQL on the configured warehouse and print a table")
     p.add_argument("sql")
-    p.add_argument("--max-rows", type=int, default=50)
+    p.add_argument(
+        "--max-rows",
+        type=_positive_int,
+        default=50,
+        help="rows fetched from the server (default 50)",
+    )
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BYTES_BILLED,
+        help="fail a query that would bill more bytes (real BigQuery; default 10 GiB)",
+    )
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("dashboards", help="build, serve or link the declared dashboards")
@@ -478,12 +545,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keys", help="show, rotate or retire the local dev token keys")
     p.add_argument("action", choices=["show", "rotate", "retire"])
     p.add_argument("--name", choices=["pan", "pii"], default="pan")
-    p.add_argument("--version", type=int)
+    p.add_argument("--version", type=_positive_int)
     p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("demo", help="stack, seed, run, views and dashboards on local defaults")
-    p.add_argument("--members", type=int, default=DEMO_MEMBERS)
-    p.add_argument("--days", type=int, default=DEMO_DAYS)
+    p.add_argument("--members", type=_positive_int, default=DEMO_MEMBERS)
+    p.add_argument("--days", type=_positive_int, default=DEMO_DAYS)
     p.add_argument("--seed", type=int, default=DEMO_SEED)
     p.set_defaults(func=cmd_demo)
     return parser
@@ -491,19 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except CardlakeError as exc:
-        print(f"cardlake: error: {exc}", file=sys.stderr)
-        return 1
-    except GoogleAPICallError as exc:
-        first_line = (exc.message or type(exc).__name__).strip().splitlines()[0]
-        print(f"cardlake: error: BigQuery: {first_line}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("cardlake: interrupted; published outputs are unchanged", file=sys.stderr)
-        return 130
-    return 0
+    return run_reporting_errors(lambda: args.func(args))
 
 
 def run() -> None:

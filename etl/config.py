@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "warehouse_sql"
+# Package data, so an installed wheel deploys the same views as a checkout.
+SQL_DIR = Path(str(resources.files("warehouse_sql")))
 MARIADB_JDBC_JAR = Path("/usr/share/java/mariadb-java-client.jar")
 SOURCE_DATABASE = "cardissuer"
 BUSINESS_TIMEZONE = "Asia/Tokyo"

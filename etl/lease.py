@@ -4,8 +4,8 @@
 host, pid and start time of the run that holds it. While a run holds the lease, no other
 run of the table is live, so what other runs left in ``runs/`` is safe to delete (see
 etl.snapshot.discard_leftovers). A lease is stale, and is taken over, when its holder is
-gone: on this host, its pid no longer runs; on another host (which cannot be asked), it is
-older than LEASE_MAX_AGE. A live lease stops the run before it reads or writes anything.
+gone: on this host, its pid no longer runs; on any host, it is older than LEASE_MAX_AGE
+(another host cannot be asked, and a pid can be reused). A live lease stops the run before it reads or writes anything.
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def is_stale(lease: Lease, now: dt.datetime | None = None) -> bool:
         return True
     if lease.pid < 0:
         return age > UNREADABLE_GRACE
-    if lease.host == socket.gethostname():
-        return not process_alive(lease.pid)
+    if lease.host == socket.gethostname() and not process_alive(lease.pid):
+        return True
+    # Also on this host: a pid can be reused by an unrelated process.
     return age > LEASE_MAX_AGE
 
 

@@ -26,6 +26,9 @@ BUSINESS_DATE = "business_date"
 KEEP_RUNS = 3
 # What a run directory keeps when its data files go: counts only, never a row value.
 REPORT_FILES = frozenset({"_quality.json", "_k_anonymity.json"})
+# Written into a run's directory when it is published: a superseded published run is kept
+# for readers still on it (until _prune drops it), unlike what a killed run left.
+PUBLISHED_MARKER = "_PUBLISHED"
 # A token column repeats one 32-byte token per card or member. Parquet's default 1 MiB
 # dictionary holds ~30k of them and then falls back to plain bytes (2.4x the output at 10M
 # transactions); 16 MiB keeps half a million distinct tokens dictionary-encoded.
@@ -115,6 +118,7 @@ def parquet_nulls(directory: Path, columns: list[str]) -> dict[str, int]:
 
 
 def publish(lake: Path, snapshot: Snapshot) -> None:
+    (snapshot.data_dir / PUBLISHED_MARKER).touch()
     write_atomically(
         table_dir(lake, snapshot.table) / "CURRENT.json", json.dumps(asdict(snapshot), indent=2)
     )
@@ -160,8 +164,9 @@ def discard_data(directory: Path) -> None:
 
 
 def discard_leftovers(lake: Path, table: str, run_id: str) -> list[str]:
-    """Delete the data files of every run of the table that is neither this run, nor the
-    published snapshot, nor one of the runs it is made of; their reports stay.
+    """Delete the data files of every run of the table that is neither this run, nor ever
+    published (the current snapshot, the runs it is made of, and superseded ones that
+    _prune keeps for readers still on them); their reports stay.
 
     Call it only while holding the table's lease: any other run directory is then what a
     killed or failed run left behind, never the output of a live one. Returns the run ids
@@ -176,7 +181,8 @@ def discard_leftovers(lake: Path, table: str, run_id: str) -> list[str]:
         keep |= {published.run_id, *published.base_runs}
     swept = []
     for directory in sorted(runs.iterdir()):
-        if directory.name in keep or not directory.is_dir():
+        published_once = (directory / PUBLISHED_MARKER).exists()
+        if directory.name in keep or not directory.is_dir() or published_once:
             continue
         if any(
             p.is_file() and not (p.parent == directory and p.name in REPORT_FILES)

@@ -210,14 +210,24 @@ def profile_window(
     )
 
 
+ER_SPECIFIC_ACCESS_DENIED = 1227
+
+
 def guard_replica(endpoint: Endpoint, allow_primary: bool = False) -> None:
     """Refuse a writable endpoint (never load the primary) and a replica that stopped applying."""
     with connect(endpoint) as conn, conn.cursor(pymysql.cursors.DictCursor) as cur:
         cur.execute("SELECT @@global.read_only AS ro, @@global.innodb_read_only AS innodb_ro")
         flags = cur.fetchone()
-        # Binlog replicas report their threads here; Aurora readers return no row.
-        cur.execute("SHOW SLAVE STATUS")
-        replication = cur.fetchone()
+        # Binlog replicas report their threads here; Aurora readers return no row, and a
+        # least-privilege login without REPLICA MONITOR may not ask (error 1227): the
+        # read-only check above is what keeps the primary out.
+        try:
+            cur.execute("SHOW SLAVE STATUS")
+            replication = cur.fetchone()
+        except pymysql.err.OperationalError as exc:
+            if exc.args[0] != ER_SPECIFIC_ACCESS_DENIED:
+                raise
+            replication = None
     assert flags is not None
     # A paused replica is fine (the window stops at what it applied); a broken one is not.
     # Its error text is not repeated: it can quote key values of the failed row.

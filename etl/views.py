@@ -53,6 +53,8 @@ def view_definitions(
     views = {
         p.stem: ViewDefinition(p.stem, p, p.read_text()) for p in sorted(sql_dir.glob("*.sql"))
     }
+    if not views:
+        raise CardlakeError(f"no view definitions (*.sql) in {sql_dir}: nothing to deploy")
     for view in views.values():
         if view.name.split("_", 1)[0] not in LAYER_DATASET:
             raise CardlakeError(f"{view.path}: view names start with stg_, int_, kpi_ or mart_")

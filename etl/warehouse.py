@@ -332,6 +332,31 @@ def merge_sql(
     )
 
 
+# Real BigQuery bills what a query scans: an ad-hoc query fails above this unless the
+# user raises it (the emulator bills nothing and ignores the setting).
+DEFAULT_MAX_BYTES_BILLED = 10 * 2**30
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """The first rows of a query's result, fetched without downloading the rest."""
+
+    names: list[str]
+    rows: list[tuple[Any, ...]]
+    total_rows: int
+    job: bigquery.QueryJob
+
+
+def query_page(bq: bigquery.Client, sql: str, max_rows: int, max_bytes_billed: int) -> QueryPage:
+    config = bigquery.QueryJobConfig(maximum_bytes_billed=max_bytes_billed)
+    job = bq.query(sql, job_config=config)
+    result = job.result(max_results=max_rows)
+    rows = [tuple(row.values()) for row in result]
+    return QueryPage(
+        [f.name for f in result.schema], rows, int(result.total_rows or len(rows)), job
+    )
+
+
 def query_rows(bq: bigquery.Client, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     result = bq.query(sql).result()
     names = [f.name for f in result.schema]

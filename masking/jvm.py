@@ -105,7 +105,9 @@ class JvmMasking:
         """32-byte HMAC-SHA256 of the normalized value; NULL in, NULL out."""
         if normalizer not in NORMALIZERS:
             raise ValueError(f"unknown normalizer {normalizer!r}")
-        cache_key = ("token", key.name, key.version, key.material, normalizer)
+        # By the material's identity, not its bytes: a traceback that shows locals then
+        # shows no key.
+        cache_key = ("token", key.name, key.version, id(key.material), normalizer)
         name = self._names.get(cache_key)
         if name is None:
             with _key_file(key.material) as path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from etl.errors import CardlakeError
+from etl.errors import Finding
 from masking.manifest import TableManifest
 from masking.policy import output_name
 
@@ -84,7 +84,7 @@ def with_k_anonymity(
         manifest.table, k, tuple(qis), rows, classes, smallest, below, suppressed
     )
     if below:
-        raise CardlakeError(
+        raise Finding(
             f"k-anonymity gate failed: {report.summary}. Generalize further in "
             f"{manifest.path} or set k_anonymity.on_violation: suppress"
         )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from etl.errors import CardlakeError
+from etl.errors import CardlakeError, optional_sdk
 from etl.fileio import write_atomically
 
 KEY_NAMES = ("pan", "pii")
@@ -127,12 +127,13 @@ def load_or_create_key_file(path: Path) -> dict[str, Any]:
 def _cloud_secret(spec: str) -> str:
     kind, _, ref = spec.partition(":")
     if kind == "aws-secretsmanager":
-        import boto3
-
+        boto3 = optional_sdk("boto3", "aws", "the aws-secretsmanager key provider")
         value: str = boto3.client("secretsmanager").get_secret_value(SecretId=ref)["SecretString"]
         return value
     if kind == "gcp-secretmanager":
-        from google.cloud import secretmanager  # type: ignore[attr-defined]
+        secretmanager = optional_sdk(
+            "google.cloud.secretmanager", "gcp", "the gcp-secretmanager key provider"
+        )
 
         response = secretmanager.SecretManagerServiceClient().access_secret_version(name=ref)
         return str(response.payload.data.decode("utf-8"))

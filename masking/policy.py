@@ -22,12 +22,16 @@ def key_version_column(name: str) -> str:
 
 
 def tokenization(manifest: TableManifest, keys: KeyProvider) -> dict[str, int]:
-    """What a table's tokens depend on: the current version of every key its token columns
-    use, and the normalizers' version. Snapshots record it; when it changes, the next run
-    re-tokenizes every row so that one table never mixes versions."""
+    """What a table's masked values depend on: the current version of every key its token
+    columns use, and the version of the normalizers and detectors (free-text redaction
+    included). Snapshots and bookmarks record it; when it changes, the next run re-masks
+    every row so that one table never mixes versions."""
+    actions = {p.action for p in manifest.columns.values()}
     names = sorted({p.key_name for p in manifest.columns.values() if p.action == "token"})
     used = {name: keys.current(name).version for name in names}
-    return {**used, "normalizers": NORMALIZER_VERSION} if used else {}
+    if not used and "redact" not in actions:
+        return {}
+    return {**used, "normalizers": NORMALIZER_VERSION}
 
 
 GENERALIZED_SUFFIX = {

@@ -9,9 +9,11 @@ import pytest
 
 from etl import stack
 from etl.cli import format_table, main
+from etl.config import SOURCE_DATABASE
 from etl.errors import CardlakeError
 from etl.localproc import free_port
 from etl.source import guard_replica
+from etl.stack import Endpoint
 
 
 def test_format_table_aligns_and_shows_nulls() -> None:
@@ -24,7 +26,7 @@ def test_format_table_aligns_and_shows_nulls() -> None:
 
 
 def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    assert main(argv) == 1
+    assert main(argv) == 2  # usage or environment, not a finding
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cardlake: error: "), err
     return err[0]
@@ -140,7 +142,183 @@ def test_a_missing_or_unreadable_masking_jar_stops_the_job_with_one_line(
         timeout=300,
     )
     errors = [line for line in proc.stderr.splitlines() if line.startswith("cardlake: error:")]
-    assert proc.returncode == 1 and len(errors) == 1, proc.stderr[-2000:]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-2000:]
     assert "make jar" in errors[0] or "--jars" in errors[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.warehouse
+def test_query_fetches_at_most_max_rows_in_table_csv_and_json(
+    bq_emulator: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import io
+    import json
+
+    sql = (
+        "select cast(9000000000000 as numeric) as id, 'a' as s union all "
+        "select cast(2 as numeric), 'b' union all select cast(3 as numeric), 'c' order by s"
+    )
+    assert main(["query", sql, "--max-rows", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [" ".join(line.split()) for line in out[2:]] == [
+        "9000000000000 | a",
+        "2 | b",
+        "... 1 more rows (raise --max-rows to see them)",
+    ]
+    assert main(["query", sql, "--format", "csv"]) == 0
+    assert list(csv.reader(io.StringIO(capsys.readouterr().out))) == [
+        ["id", "s"],
+        ["9000000000000", "a"],
+        ["2", "b"],
+        ["3", "c"],
+    ]
+    assert main(["query", sql, "--format", "json", "--max-rows", "1"]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line) for line in captured.out.splitlines()] == [
+        {"id": 9000000000000, "s": "a"}
+    ]
+    assert "2 more rows" in captured.err
+
+
+@pytest.mark.warehouse
+def test_query_sends_the_bytes_billed_guard(bq_emulator: str) -> None:
+    from etl import warehouse
+
+    page = warehouse.query_page(warehouse.client(), "select 1 as one", 10, 123_456_789)
+    assert page.rows == [(1,)]
+    assert page.job.maximum_bytes_billed == 123_456_789
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["seed", "--members", "-5"], "-5 is not a positive number"),
+        (["seed", "--days", "ten"], "'ten' is not a whole number"),
+        (["run", "--all", "--num-partitions", "0"], "0 is not a positive number"),
+        (["query", "select 1", "--max-rows", "-1"], "not a positive number"),
+        (["scan", "/nonexistent/lake"], "no such file or directory"),
+        (["bookmarks", "frobnicate"], "invalid choice"),
+        (["keys", "retire", "--version", "x"], "not a whole number"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exited:  # argparse's usage errors
+        code = exited.code  # type: ignore[assignment]
+    assert code == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cardlake: error: ") and says in err[0], err
+
+
+def test_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["seed", "--members", "-5"])
+    assert exited.value.code == 2
+
+
+def test_a_cloud_provider_without_its_sdk_names_the_extra(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_boto3(name: str, *args: object, **kwargs: object) -> object:
+        if name == "boto3":
+            raise ImportError("No module named 'boto3'")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_boto3)
+    monkeypatch.setenv("CARDLAKE_KEY_PROVIDER", "aws-secretsmanager:cardlake/keys")
+    from masking.keys import key_provider
+
+    with pytest.raises(CardlakeError, match=r"pip install 'cardlake\[aws\]'"):
+        key_provider()
+
+
+@pytest.mark.stack
+def test_a_reader_without_the_replica_monitor_privilege_passes_the_guard(
+    source_stack: Path,
+) -> None:
+    import secrets
+
+    password = secrets.token_hex(12)
+    primary = stack.ServerPaths("primary", source_stack)
+    stack._admin_sql(
+        primary,
+        f"CREATE USER 'reader'@'127.0.0.1' IDENTIFIED BY '{password}'; "
+        f"GRANT SELECT ON {SOURCE_DATABASE}.* TO 'reader'@'127.0.0.1'",
+    )
+    stack.wait_for_replica(source_stack)
+    try:
+        etl = stack.endpoint("replica", "etl")
+        reader = Endpoint(etl.host, etl.port, "reader", password, etl.database)
+        guard_replica(reader)  # SHOW SLAVE STATUS is refused (1227); read_only=1 still holds
+        with pytest.raises(CardlakeError, match="writable"):
+            primary_endpoint = stack.endpoint("primary", "app")
+            guard_replica(
+                Endpoint(
+                    primary_endpoint.host,
+                    primary_endpoint.port,
+                    "reader",
+                    password,
+                    etl.database,
+                )
+            )
+    finally:
+        stack._admin_sql(primary, "DROP USER 'reader'@'127.0.0.1'")
+        stack.wait_for_replica(source_stack)
+
+
+@pytest.mark.stack
+@pytest.mark.spark
+@pytest.mark.warehouse
+def test_a_table_missing_from_the_source_is_one_line(
+    spark: object,
+    seeded: dict[str, int],
+    bq_emulator: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "ghost.yaml").write_text("table: ghost\nprimary_key: [id]\ncolumns:\n  id: key\n")
+    monkeypatch.setenv("CARDLAKE_MANIFEST_DIR", str(tmp_path))
+    monkeypatch.setenv("CARDLAKE_LAKE_DIR", str(tmp_path / "lake"))
+    assert main(["run", "--table", "ghost"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"cardlake: error: table {SOURCE_DATABASE}.ghost not found on "
+        f"{stack.endpoint('replica', 'etl').display}"
+    ]
+
+
+def test_bookmarks_show_rewind_and_reset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from etl.bookmarks import Bookmark, BookmarkStore
+
+    monkeypatch.setenv("CARDLAKE_BOOKMARKS", str(tmp_path / "bookmarks"))
+    store = BookmarkStore()
+    versions = {"pan": 2, "normalizers": 2}
+    store.write(
+        Bookmark("cards", "updated_at", "2026-06-30T12:00:00", "run1", "2026-06-30T12:01", versions)
+    )
+    assert main(["bookmarks", "show"]) == 0
+    assert "2026-06-30T12:00:00" in capsys.readouterr().out
+    assert (
+        main(["bookmarks", "rewind", "--table", "cards", "--to", "2026-06-30T09:00:00+09:00"]) == 0
+    )
+    rewound = store.read("cards")
+    assert rewound is not None and rewound.watermark == "2026-06-30T00:00:00"
+    assert rewound.tokenization == versions, "a rewind keeps what the warehouse holds"
+    assert main(["bookmarks", "rewind", "--table", "cards", "--to", "2027-01-01T00:00:00"]) == 2
+    assert "before the current watermark" in capsys.readouterr().err
+    assert main(["bookmarks", "reset", "--table", "cards"]) == 0
+    assert store.read("cards") is None
+    assert "next run is full" in capsys.readouterr().out

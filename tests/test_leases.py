@@ -13,7 +13,7 @@ import pytest
 
 from etl.errors import CardlakeError
 from etl.lease import LEASE_FILE, LEASE_MAX_AGE, acquire, read_lease, release, table_lease
-from etl.snapshot import Snapshot, discard_data, discard_leftovers, publish
+from etl.snapshot import PUBLISHED_MARKER, Snapshot, discard_data, discard_leftovers, publish
 
 
 def _dead_pid() -> int:
@@ -50,7 +50,9 @@ def test_stale_leases_are_taken_over_and_live_ones_are_not(tmp_path: Path) -> No
     here = socket.gethostname()
     cases = [
         (here, _dead_pid(), dt.timedelta(0), True),  # this host, process gone
-        (here, os.getpid(), LEASE_MAX_AGE * 2, False),  # this host, process alive: any age
+        (here, os.getpid(), dt.timedelta(hours=1), False),  # this host, process alive
+        # this host, a live pid but older than any run: the pid may have been reused
+        (here, os.getpid(), LEASE_MAX_AGE * 2, True),
         ("elsewhere", 1, dt.timedelta(hours=1), False),  # another host, young
         ("elsewhere", 1, LEASE_MAX_AGE + dt.timedelta(minutes=1), True),  # another host, old
     ]
@@ -109,8 +111,13 @@ def test_leftovers_lose_their_data_files_and_keep_their_reports(tmp_path: Path) 
             ("r1_base", "r2_published"),
         ),
     )
+    # A run published before r2, which readers may still be on (_prune keeps it a while).
+    (runs / "r0_superseded").mkdir()
+    (runs / "r0_superseded" / "part-00000.zstd.parquet").write_bytes(b"PAR1")
+    (runs / "r0_superseded" / PUBLISHED_MARKER).touch()
     assert discard_leftovers(tmp_path, "cards", "r5_mine") == ["r3_failed", "r4_killed"]
     assert sorted(p.name for p in runs.iterdir()) == [
+        "r0_superseded",
         "r1_base",
         "r2_published",
         "r3_failed",
@@ -120,7 +127,7 @@ def test_leftovers_lose_their_data_files_and_keep_their_reports(tmp_path: Path) 
         "_k_anonymity.json",
         "_quality.json",
     ]
-    for kept in ("r1_base", "r2_published", "r5_mine"):
+    for kept in ("r0_superseded", "r1_base", "r2_published", "r5_mine"):
         assert (runs / kept / "part-00000.zstd.parquet").exists()
     discard_data(runs / "r5_mine")
     assert not (runs / "r5_mine").exists()

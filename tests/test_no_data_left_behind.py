@@ -92,8 +92,8 @@ def _files_holding(root: Path, digits: str) -> list[str]:
     return found
 
 
-def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    assert main(argv) == 1
+def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], code: int) -> str:
+    assert main(argv) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cardlake: error: "), err
     return err[0]
@@ -102,7 +102,7 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 def test_a_refused_run_leaves_no_pan_in_the_lake(
     lake: Path, pan_in_merchant_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    line = _one_error_line(capsys, ["run", "--table", "transactions"])
+    line = _one_error_line(capsys, ["run", "--table", "transactions"], 1)  # a finding
     assert "transactions: data-quality gate failed" in line and pan_in_merchant_name not in line
     [run] = list((lake / "transactions" / "runs").iterdir())
     assert sorted(p.name for p in run.iterdir()) == ["_quality.json"], "the counts stay"
@@ -191,7 +191,7 @@ def test_a_killed_runs_files_go_with_the_next_run_and_a_live_lease_stops_it(
     )
     bookmarks = Path(os.environ["CARDLAKE_BOOKMARKS"])
     before = (_tree(lake), _tree(bookmarks))
-    line = _one_error_line(capsys, ["run", "--table", table])
+    line = _one_error_line(capsys, ["run", "--table", table], 2)  # the environment
     assert "run 20260101T000000_livebeef" in line and f"pid {os.getpid()}" in line
     assert "nothing was read or written" in line
     assert (_tree(lake), _tree(bookmarks)) == before

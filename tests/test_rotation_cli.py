@@ -92,7 +92,7 @@ def test_rotate_then_run_all_leaves_one_version_and_retire_waits_for_it(
     # v1 is what the cards snapshot recorded and what raw.cards holds: refused.
     refused = _installed_cli("keys", "retire", "--name", "pan", "--version", "1")
     err = refused.stderr.strip().splitlines()
-    assert refused.returncode == 1 and len(err) == 1, refused.stderr
+    assert refused.returncode == 2 and len(err) == 1, refused.stderr
     assert err[0].startswith("cardlake: error: pan v1 is still in use by ")
     assert "published snapshot of cards" in err[0] and "raw.cards.pan_token_key_version" in err[0]
     assert "1" in json.loads(key_file.read_text())["keys"]["pan"]["versions"]

@@ -25,7 +25,15 @@ def test_a_pointer_without_recorded_versions_still_reads(tmp_path: Path) -> None
     assert old is not None and old.tokenization == {} and old.base_runs == ()
 
     (tmp_path / "cards" / "runs" / "r2").mkdir(parents=True)
-    new = Snapshot("cards", "r2", "/y", 3, "full", ("r2",), {"pan": 2, "normalizers": 2})
+    new = Snapshot(
+        "cards",
+        "r2",
+        str(tmp_path / "cards" / "runs" / "r2"),
+        3,
+        "full",
+        ("r2",),
+        {"pan": 2, "normalizers": 2},
+    )
     publish(tmp_path, new)
     assert current(tmp_path, "cards") == new
     assert json.loads(pointer.read_text())["tokenization"] == {"pan": 2, "normalizers": 2}
@@ -37,17 +45,25 @@ def test_a_changed_or_unrecorded_version_makes_the_run_full() -> None:
     recorded = Snapshot("cards", "r1", "/x", 1, tokenization={"pan": 1, "normalizers": 2})
     same = Snapshot("cards", "r1", "/x", 1, tokenization=now)
     unrecorded = Snapshot("cards", "r1", "/x", 1)
-    assert full_reason(cards, False, True, same, now) is None
+    assert full_reason(cards, False, now, same, now) is None
     assert (
-        full_reason(cards, False, True, recorded, now)
+        full_reason(cards, False, now, recorded, now)
         == "key or normalizer version changed: pan v1 -> v2"
     )
-    assert full_reason(cards, False, True, unrecorded, now) is not None
-    assert full_reason(cards, False, True, None, now) is not None
-    assert full_reason(cards, False, False, same, now) == "no bookmark"
-    assert full_reason(cards, True, True, same, now) == "full refresh requested"
-    # A table without token columns records {} and stays incremental.
-    assert full_reason(repayments, False, True, Snapshot("repayments", "r1", "/x", 1), {}) is None
+    assert full_reason(cards, False, now, unrecorded, now) is not None
+    assert full_reason(cards, False, now, None, now) is not None
+    assert full_reason(cards, False, None, same, now) == "no bookmark"
+    assert full_reason(cards, True, now, same, now) == "full refresh requested"
+    # A rotation's full snapshot was published but its load failed: the bookmark still
+    # records what the warehouse holds, so the next run is full again, not incremental.
+    loaded_v1 = {"pan": 1, "normalizers": 2}
+    assert (
+        full_reason(cards, False, loaded_v1, same, now)
+        == "key or normalizer version changed: pan v1 -> v2"
+    )
+    assert full_reason(cards, False, {}, same, now) is not None  # an older bookmark
+    # A table without token or free-text columns records {} and stays incremental.
+    assert full_reason(repayments, False, {}, Snapshot("repayments", "r1", "/x", 1), {}) is None
 
 
 def test_retire_refuses_a_version_a_snapshot_records(tmp_path: Path) -> None:
@@ -80,7 +96,7 @@ def test_retire_is_refused_when_the_warehouse_cannot_be_checked(
     monkeypatch.setenv("CARDLAKE_BQ_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     assert main(["keys", "rotate", "--name", "pan"]) == 0
     capsys.readouterr()
-    assert main(["keys", "retire", "--name", "pan", "--version", "1"]) == 1
+    assert main(["keys", "retire", "--name", "pan", "--version", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cardlake: error: cannot retire pan v1: "), err
     assert "could not be checked" in err[0] and "nothing was retired" in err[0]

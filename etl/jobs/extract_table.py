@@ -20,7 +20,7 @@ from pyspark.sql.types import DateType
 
 from etl.bookmarks import Bookmark, BookmarkStore
 from etl.config import BUSINESS_TIMEZONE, lake_dir
-from etl.errors import CardlakeError
+from etl.errors import Finding, run_reporting_errors
 from etl.glue import init_job, resolved_options
 from etl.lease import table_lease
 from etl.quality import QualityReport, preload_great_expectations, row_checks, validate
@@ -103,28 +103,31 @@ def version_change(recorded: dict[str, int], now: dict[str, int]) -> str:
 def full_reason(
     manifest: TableManifest,
     requested: bool,
-    has_bookmark: bool,
+    loaded: dict[str, int] | None,
     published: Snapshot | None,
     tokens: dict[str, int],
 ) -> str | None:
     """Why this run must read the whole table, or None when it may be incremental.
 
-    A table's tokens must all come from one key version and normalizer version: when what
-    its published snapshot recorded differs from what the tokens would be made with now, an
-    incremental run would add rows under the new versions to rows under the old ones, so
-    the run re-tokenizes every row and the full snapshot replaces the warehouse table.
+    `loaded` is what the bookmark records of the warehouse table's versions (None: no
+    bookmark). A table's tokens must all come from one key version and normalizer version:
+    when what was loaded, or published, differs from what the tokens would be made with
+    now, an incremental run would add rows under the new versions to rows under the old
+    ones, so the run re-tokenizes every row and the full snapshot replaces the table. The
+    bookmark is compared too because a snapshot can be published and its load then fail.
     """
-    recorded = published.tokenization if published is not None else {}
     if requested:
         return "full refresh requested"
-    if tokens and recorded and recorded != tokens:
-        return f"key or normalizer version changed: {version_change(recorded, tokens)}"
+    recorded = published.tokenization if published is not None else {}
+    for versions in (loaded or {}, recorded):
+        if tokens and versions and versions != tokens:
+            return f"key or normalizer version changed: {version_change(versions, tokens)}"
     if quasi_identifier_columns(manifest):
         return "k-anonymity is a property of the whole population"
-    if not has_bookmark:
+    if loaded is None:
         return "no bookmark"
-    if tokens and not recorded:
-        return "no published snapshot records its key and normalizer versions"
+    if tokens and not (loaded and recorded):
+        return "the bookmark or snapshot records no key and normalizer versions"
     return None
 
 
@@ -185,13 +188,15 @@ def _run_leased(
     table = manifest.table
     endpoint = source_endpoint()
     guard_replica(endpoint, allow_primary=allow_primary)
+    # First: a table missing from the source is one clear line, not a driver error.
+    columns = source_columns(endpoint, table)
     tokens = tokenization(manifest, keys)
     bookmark = None if full_refresh else (bookmarks or BookmarkStore()).read(table)
-    reason = full_reason(manifest, full_refresh, bookmark is not None, current(lake, table), tokens)
+    loaded = None if bookmark is None else bookmark.tokenization
+    reason = full_reason(manifest, full_refresh, loaded, current(lake, table), tokens)
     since = bookmark.watermark_at if bookmark is not None and reason is None else None
     window = plan_window(endpoint, manifest, since, lookback, SAFETY_LAG)
     extracted_at = dt.datetime.now(dt.UTC)
-    columns = source_columns(endpoint, table)
     # Counted before the read: a row updated meanwhile leaves the window either way, and
     # the gate's count check then fails the run rather than let it go unnoticed.
     profile = profile_window(endpoint, manifest, window, columns)
@@ -222,7 +227,7 @@ def _run_leased(
     if k_report is not None:
         (snapshot.data_dir / "_k_anonymity.json").write_text(json.dumps(asdict(k_report)))
     if not quality.success:
-        raise CardlakeError(
+        raise Finding(
             f"{table}: data-quality gate failed ({', '.join(quality.failed)}); nothing was "
             f"published or loaded, the run's data files were deleted (its counts stay) and the "
             f"bookmark is unchanged. Counts: {snapshot.data_dir / '_quality.json'}"
@@ -239,6 +244,7 @@ def _run_leased(
             window.upper.isoformat(),
             run_id,
             dt.datetime.now(dt.UTC).isoformat(),
+            tokens,
         )
     types = {name: column.column_type for name, column in columns.items()}
     return ExtractResult(
@@ -281,4 +287,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors(main))
