@@ -8,7 +8,7 @@ EMU_VENV := .venv-bqemu
 # Glue 5.0's Spark: the masking and job tests run under it too, with the same jar.
 SPARK35_VENV := .venv-spark35
 SPARK35_TESTS := tests/test_masking.py tests/test_quality.py tests/test_kanonymity.py \
-  tests/test_jobs.py tests/test_pipeline.py tests/test_pii_corpus.py
+  tests/test_jobs.py tests/test_pipeline.py tests/test_pii_corpus.py tests/test_key_leakage.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench bootstrap system-packages lint clean jar
