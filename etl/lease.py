@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import socket
@@ -81,17 +82,12 @@ def is_stale(lease: Lease, now: dt.datetime | None = None) -> bool:
 
 
 def _take_over(path: Path, stale: Lease) -> None:
-    """Move a stale lease aside; if what was moved is not that lease (another run took it
-    over and holds it now), put it back."""
-    aside = path.with_name(f".{path.name}.{os.getpid()}.stale")
-    try:
-        os.replace(path, aside)
-    except FileNotFoundError:
-        return
-    if read_lease(aside) != stale:
-        with contextlib.suppress(FileExistsError):
-            os.link(aside, path)
-    aside.unlink(missing_ok=True)
+    """Remove a stale lease, if it is still that lease. Takers serialize on a lock file, so
+    none can remove a lease another one has just created in its place."""
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if read_lease(path) == stale:
+            path.unlink(missing_ok=True)
 
 
 def acquire(lake: Path, table: str, run_id: str) -> Lease:
