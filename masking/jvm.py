@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from etl.errors import CardlakeError
 from masking.keys import TokenKey
-from masking.reference import NORMALIZERS
+from masking.reference import NORMALIZER_VERSION, NORMALIZERS
 
 JAR_ENV = "CARDLAKE_MASKING_JAR"
 DEFAULT_JAR = Path(__file__).resolve().parent / "jvm" / "build" / "cardlake-masking.jar"
@@ -87,6 +87,12 @@ class JvmMasking:
                 "spark-submit (--extra-jars on Glue); if it is passed, the jar is not a "
                 "build of masking/jvm: rebuild it with `make jar`"
             ) from None
+        built = int(jvm.cardlake.masking.Normalizers.version())
+        if built != NORMALIZER_VERSION:
+            raise CardlakeError(
+                f"the masking jar implements normalizer version {built}, this code version "
+                f"{NORMALIZER_VERSION}: rebuild it with `make jar` ({masking_jar()})"
+            )
         self._names: dict[tuple[object, ...], str] = {}
 
     def _register(self, cache_key: tuple[object, ...], name: str, udf: object, returns: str) -> str:

@@ -12,7 +12,8 @@ import re
 import unicodedata
 
 NORMALIZERS = ("none", "pan", "email", "phone", "name")
-# Bumped whenever a normalizer's output changes for some input: tokens then change like on
+# Bumped whenever a normalizer's output changes for some input (with Normalizers.VERSION in
+# the Java library, which must match): tokens then change like on
 # a key rotation, so snapshots record it and a change re-tokenizes every row. Version 2:
 # NFKC first everywhere, "+81 (0)3..." without its trunk 0, unparsable values keep their
 # NFKC form instead of losing every non-digit, names with white space runs collapsed.

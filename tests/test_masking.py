@@ -296,3 +296,14 @@ def test_values_the_normalizers_cannot_parse_are_counted_as_the_frame_is_read(
     assert unparsed is not None
     observed.write.format("noop").mode("overwrite").save()
     assert unparsed.get == {"email": 1, "phone": 2}
+
+
+def test_a_jar_of_another_normalizer_version_is_refused(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.errors import CardlakeError
+    from masking import jvm
+
+    monkeypatch.setattr(jvm, "NORMALIZER_VERSION", reference.NORMALIZER_VERSION + 1)
+    with pytest.raises(CardlakeError, match="rebuild it with `make jar`"):
+        jvm.JvmMasking(spark)

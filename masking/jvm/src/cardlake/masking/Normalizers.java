@@ -19,7 +19,17 @@ public final class Normalizers {
   /** Copied and pasted text carries these unseen between digits. */
   static final String INVISIBLE = "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff";
 
+  /**
+   * The normalizers' and detectors' version: masking/reference.py's NORMALIZER_VERSION. The
+   * Python side refuses a jar of another version, so a stale build cannot change tokens.
+   */
+  public static final int VERSION = 2;
+
   private Normalizers() {}
+
+  public static int version() {
+    return VERSION;
+  }
 
   /** NFKC; ASCII text is already NFKC, so it skips the normalizer. */
   public static String nfkc(String s) {
