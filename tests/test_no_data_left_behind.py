@@ -24,6 +24,7 @@ from etl.lease import LEASE_FILE
 from etl.snapshot import current
 from masking.keys import DocumentKeyProvider
 from masking.reference import luhn_valid
+from tests.support.cli_state import isolate_cli_state
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 
@@ -37,10 +38,7 @@ def lake(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
     """The CLI's own lake, bookmarks, warehouse datasets and generated dev key file."""
-    monkeypatch.setenv("CARDLAKE_LAKE_DIR", str(tmp_path / "lake"))
-    monkeypatch.setenv("CARDLAKE_BOOKMARKS", str(tmp_path / "bookmarks"))
-    monkeypatch.setenv("CARDLAKE_BQ_DATASET_PREFIX", "leftovers_")
-    monkeypatch.setenv("CARDLAKE_KEY_FILE", str(tmp_path / "keys" / "dev-keys.json"))
+    isolate_cli_state(monkeypatch, tmp_path, "leftovers_")
     return tmp_path / "lake"
 
 

@@ -18,6 +18,7 @@ from etl.key_usage import snapshot_holders, warehouse_holders
 from etl.source_schema import TABLE_ORDER
 from masking.manifest import manifest_for
 from masking.policy import key_version_column
+from tests.support.cli_state import isolate_cli_state
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 CARDLAKE = Path(sys.executable).parent / "cardlake"
@@ -32,11 +33,7 @@ def cli_env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
     """The CLI's own lake, bookmarks, warehouse datasets and generated dev key file."""
-    monkeypatch.setenv("CARDLAKE_LAKE_DIR", str(tmp_path / "lake"))
-    monkeypatch.setenv("CARDLAKE_BOOKMARKS", str(tmp_path / "bookmarks"))
-    monkeypatch.setenv("CARDLAKE_BQ_DATASET_PREFIX", "rotation_")
-    monkeypatch.setenv("CARDLAKE_KEY_FILE", str(tmp_path / "keys" / "dev-keys.json"))
-    return tmp_path / "keys" / "dev-keys.json"
+    return isolate_cli_state(monkeypatch, tmp_path, "rotation_")
 
 
 def _installed_cli(*args: str) -> subprocess.CompletedProcess[str]:
