@@ -330,7 +330,13 @@ def _scan(paths: list[str]) -> None:
     spark = build_session("cardlake-scan")
     rows, total = [], 0
     for path in paths:
-        counts = count_pans(spark.read.option("recursiveFileLookup", "true").parquet(path))
+        try:
+            frame = spark.read.option("recursiveFileLookup", "true").parquet(path)
+        except Exception:  # Spark's analysis errors: no Parquet there, or not Parquet
+            raise CardlakeError(
+                f"cannot read {path} as Parquet (no Parquet files there?)"
+            ) from None
+        counts = count_pans(frame)
         hits = sum(counts.values())
         total += hits
         rows.append((path, len(counts), hits))
@@ -350,6 +356,8 @@ def cmd_keys(args: argparse.Namespace) -> None:
         )
     path = keys.local_key_file()
     document = keys.load_or_create_key_file(path)
+    if args.action in {"rotate", "retire"} and args.name is None:
+        raise CardlakeError(f"keys {args.action} needs --name pan or --name pii")
     if args.action == "rotate":
         version = keys.rotate(document, args.name)
         keys.save_key_file(path, document)
@@ -544,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("keys", help="show, rotate or retire the local dev token keys")
     p.add_argument("action", choices=["show", "rotate", "retire"])
-    p.add_argument("--name", choices=["pan", "pii"], default="pan")
+    p.add_argument("--name", choices=["pan", "pii"], help="the key (rotate and retire: required)")
     p.add_argument("--version", type=_positive_int)
     p.set_defaults(func=cmd_keys)
 

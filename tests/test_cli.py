@@ -201,6 +201,8 @@ def test_query_sends_the_bytes_billed_guard(bq_emulator: str) -> None:
         (["scan", "/nonexistent/lake"], "no such file or directory"),
         (["bookmarks", "frobnicate"], "invalid choice"),
         (["keys", "retire", "--version", "x"], "not a whole number"),
+        (["keys", "rotate"], "needs --name pan or --name pii"),
+        (["scan", "README.md"], "cannot read README.md as Parquet"),
     ],
 )
 def test_bad_input_is_one_error_line_and_exit_2(
