@@ -75,6 +75,7 @@ PHONE = re.compile(
     + r")?[0-9]{3,4}(?![0-9])"
 )
 _PHONE_GAP = re.compile(_SEP)
+_ASCII_DIGIT_RUN = re.compile("[0-9]+")
 _DIGIT_RUNS = re.compile(f"[0-9{KANJI_DIGITS}]+")
 
 
@@ -250,7 +251,7 @@ def _widen(text: str, start: int, end: int) -> tuple[int, int]:
     while m := _PHONE_GAP.match(text, end):
         after = m.end()
         if after < len(text) and "0" <= text[after] <= "9":
-            end = re.match(r"[0-9]+", text[after:]).end() + after  # type: ignore[union-attr]
+            end = _ASCII_DIGIT_RUN.match(text, after).end()  # type: ignore[union-attr]
         else:
             break
     while True:
