@@ -29,8 +29,8 @@ def timed(action: Callable[[], Any], repeat: int = 2) -> float:
 @contextlib.contextmanager
 def seeded_stack(members: int, days: int = 120) -> Iterator[dict[str, int]]:
     """A private primary+replica under a temp CARDLAKE_HOME, seeded, stopped afterwards."""
-    from etl import seed, stack
-    from etl.localproc import free_port
+    from devstack import seed, stack
+    from devstack.localproc import free_port
 
     with tempfile.TemporaryDirectory(prefix="cardlake-bench-") as home:
         previous = os.environ.get("CARDLAKE_HOME")

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 from bench.common import seeded_stack, write_results
-from etl import stack
-from etl.bookmarks import BookmarkStore
-from etl.jobs import extract_table
+from devstack import stack
+from etl.extract.endpoint import source_endpoint
+from etl.lake.bookmarks import BookmarkStore
+from etl.pipeline import SAFETY_LAG, ExtractResult, RunContext, extract_and_publish
 from etl.spark import build_session
 from masking.keys import DocumentKeyProvider, new_key_document
 
@@ -35,9 +36,17 @@ def main() -> None:
         lake, store = Path(tmp) / "lake", BookmarkStore(str(Path(tmp) / "bookmarks"))
         rows = counts["transactions"]
 
-        def job(run_id: str) -> tuple[float, extract_table.ExtractResult]:
+        def job(run_id: str) -> tuple[float, ExtractResult]:
             started = time.perf_counter()
-            result = extract_table.run(spark, "transactions", run_id, lake, keys, bookmarks=store)
+            context = RunContext(
+                spark=spark,
+                source=source_endpoint(),
+                keys=keys,
+                lake=lake,
+                bookmarks=store,
+                run_id=run_id,
+            )
+            result = extract_and_publish(context, "transactions")
             return time.perf_counter() - started, result
 
         job("warmup")  # JVM, JDBC driver and buffer pool; not measured
@@ -48,7 +57,7 @@ def main() -> None:
         changed = rows // 100
         _update_primary(changed)
         stack.wait_for_replica()
-        time.sleep(extract_table.SAFETY_LAG.total_seconds() + 0.5)
+        time.sleep(SAFETY_LAG.total_seconds() + 0.5)
         inc_s, inc = job("incremental")
         assert inc.snapshot.kind == "incremental"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -84,16 +84,16 @@ def tokenizers(spark: SparkSession, rows: int) -> list[list[object]]:
 
 
 def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[object]], int]:
-    from etl.jobs.extract_table import with_business_date
-    from etl.source import (
+    from etl.contracts.manifest import manifest_for
+    from etl.extract.endpoint import source_endpoint
+    from etl.extract.source import (
         extract_table,
         plan_window,
         profile_window,
         source_columns,
-        source_endpoint,
     )
+    from etl.transforms import with_business_date
     from masking.keys import DocumentKeyProvider, new_key_document
-    from masking.manifest import manifest_for
     from masking.policy import to_masked
 
     keys = DocumentKeyProvider(new_key_document(dev_only=True), "bench")

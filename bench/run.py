@@ -80,14 +80,14 @@ def _token(key: bytes, value: Any) -> bytes:
 def _spark_extract(spark: Any) -> tuple[Any, Any]:
     import datetime as dt
 
-    from etl.source import (
+    from etl.contracts.manifest import manifest_for
+    from etl.extract.endpoint import source_endpoint
+    from etl.extract.source import (
         extract_table,
         plan_window,
         profile_window,
         source_columns,
-        source_endpoint,
     )
-    from masking.manifest import manifest_for
 
     manifest = manifest_for("transactions")
     endpoint = source_endpoint()
@@ -99,8 +99,8 @@ def _spark_extract(spark: Any) -> tuple[Any, Any]:
 
 def _spark_write(df: Any, manifest: Any, out: Path) -> int:
     """Written as the job writes its snapshots (flat files, business_date a column, zstd)."""
-    from etl.jobs.extract_table import with_business_date
-    from etl.snapshot import write_snapshot
+    from etl.lake.snapshot import write_snapshot
+    from etl.transforms import with_business_date
 
     return write_snapshot(with_business_date(df, manifest), out, manifest.table, "bench").rows
 
@@ -151,26 +151,27 @@ def _tree_cpu_seconds(root: int) -> float:
 
 def _spark_variant(spark: Any, name: str, out: Path) -> int:
     if name == "cardlake job":
-        from etl.bookmarks import BookmarkStore
-        from etl.jobs import extract_table
+        from etl.extract.endpoint import source_endpoint
+        from etl.lake.bookmarks import BookmarkStore
+        from etl.pipeline import RunContext, RunOptions, extract_and_publish
         from masking.keys import key_provider
 
-        result = extract_table.run(
-            spark,
-            "transactions",
-            "bench",
-            out,
-            key_provider(),
-            full_refresh=True,
+        context = RunContext(
+            spark=spark,
+            source=source_endpoint(),
+            keys=key_provider(),
+            lake=out,
             bookmarks=BookmarkStore(str(out / "_bookmarks")),
+            run_id="bench",
         )
+        result = extract_and_publish(context, "transactions", RunOptions(full_refresh=True))
         return int(result.snapshot.rows)
     df, manifest = _spark_extract(spark)
     if name.startswith("cardlake masking"):
         import datetime as dt
 
+        from etl.contracts.manifest import MANIFEST_DIR, manifest_for
         from masking.keys import key_provider
-        from masking.manifest import MANIFEST_DIR, manifest_for
         from masking.policy import to_masked
 
         if name.endswith("shipped manifest"):  # free-text redaction of memo, no tokens
@@ -213,7 +214,7 @@ def _pandas_variant(out: Path) -> int:
     import pyarrow.parquet as pq
     from sqlalchemy import create_engine, text
 
-    from etl.source import source_endpoint
+    from etl.extract.endpoint import source_endpoint
 
     key, version = _key()
     engine = create_engine(source_endpoint().sqlalchemy_url())
@@ -240,7 +241,7 @@ def _dlt_variant(out: Path) -> int:
     from dlt.sources.sql_database import sql_table
     from sqlalchemy import create_engine
 
-    from etl.source import source_endpoint
+    from etl.extract.endpoint import source_endpoint
 
     key, version = _key()
     engine = create_engine(source_endpoint().sqlalchemy_url())
@@ -262,7 +263,7 @@ def _dlt_variant(out: Path) -> int:
         dataset_name="bench",
     )
     pipeline.run(masked(), loader_file_format="parquet")
-    from etl.snapshot import parquet_rows
+    from etl.lake.snapshot import parquet_rows
 
     return parquet_rows(out / "files" / "bench" / "transactions")
 
@@ -403,8 +404,8 @@ def _prepare_source(rows: int, home: Path) -> int:
     import datetime as dt
     import math
 
-    from etl import seed, stack
-    from etl.localproc import free_port
+    from devstack import seed, stack
+    from devstack.localproc import free_port
 
     os.environ["CARDLAKE_HOME"] = str(home)
     if stack.is_up():
@@ -441,7 +442,7 @@ def _prepare_source(rows: int, home: Path) -> int:
 
 def _bench_manifests(directory: Path) -> Path:
     """The shipped manifests, with transactions tokenizing card_id and member_id."""
-    from masking.manifest import MANIFEST_DIR
+    from etl.contracts.manifest import MANIFEST_DIR
 
     shutil.copytree(MANIFEST_DIR, directory)
     path = directory / "transactions.yaml"
@@ -481,7 +482,7 @@ def main() -> None:
 
     home = args.home.resolve()
     rows = _prepare_source(args.rows, home)
-    from etl import stack
+    from devstack import stack
 
     ((source_mib,),) = stack.execute(
         "replica",

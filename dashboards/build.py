@@ -17,9 +17,10 @@ from typing import Any
 from google.cloud import bigquery
 
 from dashboards.spec import Chart, Dashboard, Tile, check_against_views, load_dashboards
-from etl import views, warehouse
-from etl.config import SQL_DIR, WarehouseSettings
 from etl.errors import CardlakeError
+from etl.load import warehouse
+from etl.settings import SQL_DIR, WarehouseSettings
+from etl.views import deploy as views
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 

@@ -13,8 +13,8 @@ import os
 from urllib.parse import urlencode
 
 from dashboards.spec import Dashboard
-from etl import views
-from etl.config import WarehouseSettings
+from etl.settings import WarehouseSettings
+from etl.views import deploy as views
 
 LINKING_API = "https://lookerstudio.google.com/reporting/create"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from google.api_core.exceptions import GoogleAPICallError, NotFound
 from google.auth.exceptions import GoogleAuthError
 
-from etl import warehouse
-from etl.config import WarehouseSettings
+from etl.contracts.manifest import TableManifest, load_manifest, manifest_dir, manifest_for
 from etl.errors import CardlakeError
-from etl.snapshot import BUSINESS_DATE, current_snapshots
-from masking.manifest import TableManifest, load_manifest, manifest_dir, manifest_for
+from etl.lake.snapshot import BUSINESS_DATE, current_snapshots
+from etl.load import warehouse
+from etl.settings import WarehouseSettings
 from masking.policy import key_version_column
 
 CHECK_TIMEOUT_S = 60.0

@@ -1,205 +1,388 @@
-"""Run tables end to end: extract + mask + publish (the Glue-style job), then load BigQuery."""
+"""One table's run end to end: extract, mask, gate and publish a snapshot, load BigQuery,
+reconcile with the source, and only then move the table's bookmark.
+
+The caller (the CLI, or the Glue job script) chooses the resources and passes them in as a
+`RunContext`: which replica, which warehouse, which keys, which lake. Nothing here knows
+whether they are the local stack or Aurora and BigQuery.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from google.cloud import bigquery
 from pyspark.sql import SparkSession
 
-from etl import opstables, runrecord, warehouse
-from etl.bookmarks import BookmarkStore
-from etl.config import WarehouseSettings
-from etl.jobs import extract_table
-from etl.lease import table_lease
-from etl.raw_tables import raw_table
-from etl.reconcile import reconcile
-from etl.runrecord import who
-from etl.source import source_endpoint
-from etl.source_schema import TABLE_ORDER
+from etl.contracts.manifest import TableManifest, manifest_for
+from etl.errors import Finding
+from etl.extract.endpoint import Endpoint
+from etl.extract.source import (
+    ExtractWindow,
+    extract_table,
+    guard_replica,
+    plan_window,
+    profile_window,
+    source_columns,
+)
+from etl.gate.quality import QualityReport, preload_great_expectations, row_checks, validate
+from etl.gate.reconcile import LoadedScope, Reconciliation, reconcile
+from etl.lake.bookmarks import Bookmark, BookmarkStore
+from etl.lake.lease import table_lease
+from etl.lake.snapshot import (
+    Snapshot,
+    current,
+    discard_data,
+    discard_leftovers,
+    parquet_nulls,
+    publish,
+    run_dir,
+    write_snapshot,
+)
+from etl.load import opstables, runrecord, warehouse
+from etl.load.raw_tables import raw_table
+from etl.load.warehouse import Warehouse
+from etl.transforms import with_business_date, with_run_metadata
+from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
 from masking.keys import KEY_NAMES, KeyProvider
-from masking.manifest import manifest_for
+from masking.policy import to_masked, tokenization, with_unparsed_counts
+
+# An incremental run re-reads this much before the bookmark: rows whose transactions
+# committed late carry cursor values from before the previous run's upper bound.
+LOOKBACK = dt.timedelta(minutes=10)
+SAFETY_LAG = dt.timedelta(seconds=2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What a user may choose per run (CLI options or Glue job arguments)."""
+
+    num_partitions: int = 4
+    allow_primary: bool = False
+    full_refresh: bool = False
+    lookback: dt.timedelta = LOOKBACK
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """The resources a run uses, chosen by its caller."""
+
+    spark: SparkSession
+    source: Endpoint
+    keys: KeyProvider
+    lake: Path
+    bookmarks: BookmarkStore
+    run_id: str
+    warehouse: Warehouse | None = None  # None: extract and publish only (no load)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractResult:
+    snapshot: Snapshot
+    window: ExtractWindow
+    quality: QualityReport
+    k_anonymity: KAnonymityReport | None
+    zero_dates: dict[str, int]
+    source_types: dict[str, str]
+    pending_bookmark: Bookmark | None  # committed only after the warehouse load succeeded
+    full_reason: str | None = None  # why the run read the whole table; None if incremental
+
+
+@dataclass(frozen=True, kw_only=True)
 class TableRun:
+    """What one table's run did; the CLI and the audit trail format it."""
+
     table: str
     source_endpoint: str
-    kind: str
-    rows_written: int
+    snapshot: Snapshot
     rows_loaded: int
     seconds: float
-    snapshot_path: str
-    quality: str
-    k_anonymity: str | None
-    replica_lag_s: int | None
-    replication: str
-    zero_dates: str | None
-    reconciliation: str
-    full_reason: str | None = None  # why a full run read the whole table
-    # Values a normalizer could not parse, per token column (tokenized in their NFKC form).
-    unparsed_values: dict[str, int] = field(default_factory=dict)
+    window: ExtractWindow
+    quality: QualityReport
+    k_anonymity: KAnonymityReport | None
+    zero_dates: dict[str, int]
+    reconciliation: Reconciliation
+    full_reason: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.snapshot.kind
+
+    @property
+    def rows_written(self) -> int:
+        return self.snapshot.rows
+
+    @property
+    def unparsed_values(self) -> dict[str, int]:
+        """Values a normalizer could not parse, per token column (tokenized in NFKC form)."""
+        return {c: n for c, n in self.quality.unparsed_values.items() if n}
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
+
+
+def version_change(recorded: dict[str, int], now: dict[str, int]) -> str:
+    """`pan v1 -> v2, normalizers v2 -> v3`: what changed between two tokenizations."""
+    return ", ".join(
+        f"{name} v{recorded.get(name, '?')} -> v{now.get(name, '?')}"
+        for name in sorted(set(recorded) | set(now))
+        if recorded.get(name) != now.get(name)
+    )
+
+
+def full_reason(
+    manifest: TableManifest,
+    *,
+    requested: bool,
+    loaded: dict[str, int] | None,
+    published: Snapshot | None,
+    tokens: dict[str, int],
+) -> str | None:
+    """Why this run must read the whole table, or None when it may be incremental.
+
+    `loaded` is what the bookmark records of the warehouse table's versions (None: no
+    bookmark). A table's tokens must all come from one key version and normalizer version:
+    when what was loaded, or published, differs from what the tokens would be made with
+    now, an incremental run would add rows under the new versions to rows under the old
+    ones, so the run re-tokenizes every row and the full snapshot replaces the table. The
+    bookmark is compared too because a snapshot can be published and its load then fail.
+    """
+    if requested:
+        return "full refresh requested"
+    recorded = published.tokenization if published is not None else {}
+    for versions in (loaded or {}, recorded):
+        if tokens and versions and versions != tokens:
+            return f"key or normalizer version changed: {version_change(versions, tokens)}"
+    if quasi_identifier_columns(manifest):
+        return "k-anonymity is a property of the whole population"
+    if loaded is None:
+        return "no bookmark"
+    if tokens and not (loaded and recorded):
+        return "the bookmark or snapshot records no key and normalizer versions"
+    return None
+
+
+def extract_and_publish(
+    context: RunContext, table: str, options: RunOptions = RunOptions()
+) -> ExtractResult:
+    """Extract the window since the bookmark, mask, gate and publish one table's snapshot.
+
+    The run holds the table's lease throughout (a second run of the table fails at once)
+    and first deletes the data files that killed or failed runs left. A run refused by the
+    gate, or failing after its write started, deletes its data files before it raises:
+    only its counts reports stay.
+    """
+    manifest = manifest_for(table)
+    with table_lease(context.lake, table, context.run_id):
+        return _extract_and_publish_leased(context, manifest, options)
+
+
+def _extract_and_publish_leased(
+    context: RunContext, manifest: TableManifest, options: RunOptions
+) -> ExtractResult:
+    lake, table, run_id = context.lake, manifest.table, context.run_id
+    discard_leftovers(lake, table, run_id)
+    try:
+        return _extract_and_publish(context, manifest, options)
+    except BaseException:
+        published = current(lake, table)
+        if published is None or published.run_id != run_id:
+            discard_data(run_dir(lake, table, run_id))
+        raise
+
+
+def _extract_and_publish(
+    context: RunContext, manifest: TableManifest, options: RunOptions
+) -> ExtractResult:
+    table, endpoint, keys = manifest.table, context.source, context.keys
+    guard_replica(endpoint, allow_primary=options.allow_primary)
+    # First: a table missing from the source is one clear line, not a driver error.
+    columns = source_columns(endpoint, table)
+    tokens = tokenization(manifest, keys)
+    bookmark = None if options.full_refresh else context.bookmarks.read(table)
+    reason = full_reason(
+        manifest,
+        requested=options.full_refresh,
+        loaded=None if bookmark is None else bookmark.tokenization,
+        published=current(context.lake, table),
+        tokens=tokens,
+    )
+    since = bookmark.watermark_at if bookmark is not None and reason is None else None
+    window = plan_window(endpoint, manifest, since, options.lookback, SAFETY_LAG)
+    extracted_at = dt.datetime.now(dt.UTC)
+    # Counted before the read: a row updated meanwhile leaves the window either way, and
+    # the gate's count check then fails the run rather than let it go unnoticed.
+    profile = profile_window(endpoint, manifest, window, columns)
+    source = extract_table(
+        context.spark,
+        endpoint,
+        manifest,
+        options.num_partitions,
+        window,
+        columns,
+        profile.keys,
+    )
+    source, unparsed = with_unparsed_counts(source, manifest)
+    masked, k_report = with_k_anonymity(
+        to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
+    )
+    not_null = [name for name, column in columns.items() if not column.nullable]
+    dated = with_business_date(masked, manifest)
+    checks = row_checks(dated, manifest, not_null)
+    preload_great_expectations()
+    snapshot = write_snapshot(
+        checks.observed(with_run_metadata(dated, context.run_id, extracted_at)),
+        context.lake,
+        table,
+        context.run_id,
+        "full" if window.full else "incremental",
+        tokens,
+    )
+    quality = validate(
+        snapshot.data_dir, manifest, profile.rows, checks, unparsed.get if unparsed else {}
+    )
+    (snapshot.data_dir / "_quality.json").write_text(
+        json.dumps({**asdict(quality), "success": quality.success}, default=str)
+    )
+    if k_report is not None:
+        (snapshot.data_dir / "_k_anonymity.json").write_text(json.dumps(asdict(k_report)))
+    if not quality.success:
+        raise Finding(
+            f"{table}: data-quality gate failed ({', '.join(quality.failed)}); nothing was "
+            f"published or loaded, the run's data files were deleted (its counts stay) and the "
+            f"bookmark is unchanged. Counts: {snapshot.data_dir / '_quality.json'}"
+        )
+    zero_dates = profile.zero_dates(
+        parquet_nulls(snapshot.data_dir, list(profile.nulls_before_read))
+    )
+    publish(context.lake, snapshot)
+    pending = None
+    if window.upper is not None and manifest.cursor is not None:
+        pending = Bookmark(
+            table,
+            manifest.cursor,
+            window.upper.isoformat(),
+            context.run_id,
+            dt.datetime.now(dt.UTC).isoformat(),
+            tokens,
+        )
+    return ExtractResult(
+        snapshot=snapshot,
+        window=window,
+        quality=quality,
+        k_anonymity=k_report,
+        zero_dates=zero_dates,
+        source_types={name: column.column_type for name, column in columns.items()},
+        pending_bookmark=pending,
+        full_reason=reason if window.full else None,
+    )
+
+
+def run_table(context: RunContext, table: str, options: RunOptions = RunOptions()) -> TableRun:
+    """Extract + gate + publish, load the warehouse, reconcile, and only then the bookmark.
+
+    The run holds the table's lease (etl.lake.lease) from the extract to the bookmark, so two
+    runs of one table never interleave their loads.
+    """
+    if context.warehouse is None:
+        raise ValueError("run_table needs a warehouse; extract_and_publish runs without one")
+    started = time.perf_counter()
+    target = context.warehouse
+    manifest = manifest_for(table)
+    with table_lease(context.lake, table, context.run_id):
+        extracted = _extract_and_publish_leased(context, manifest, options)
+        raw = raw_table(manifest, extracted.source_types)
+        loaded = warehouse.load_snapshot(target.client, target.settings, extracted.snapshot, raw)
+        reconciled = reconcile(
+            context.source,
+            target,
+            LoadedScope(
+                manifest=manifest,
+                raw=raw,
+                source_types=extracted.source_types,
+                window=extracted.window,
+                partitions=loaded.partitions,
+                run_id=context.run_id,
+            ),
+        )
+        if extracted.pending_bookmark is not None:
+            context.bookmarks.write(extracted.pending_bookmark)
+    return TableRun(
+        table=table,
+        source_endpoint=context.source.display,
+        snapshot=extracted.snapshot,
+        rows_loaded=loaded.rows,
+        seconds=time.perf_counter() - started,
+        window=extracted.window,
+        quality=extracted.quality,
+        k_anonymity=extracted.k_anonymity,
+        zero_dates=extracted.zero_dates,
+        reconciliation=reconciled,
+        full_reason=extracted.full_reason,
+    )
 
 
 def run_tables(
-    spark: SparkSession,
+    context: RunContext,
     tables: list[str],
-    lake: Path,
-    keys: KeyProvider,
-    settings: WarehouseSettings,
-    num_partitions: int = 4,
-    allow_primary: bool = False,
-    full_refresh: bool = False,
-    bookmarks: BookmarkStore | None = None,
+    options: RunOptions = RunOptions(),
     on_table_done: Callable[[TableRun], None] | None = None,
 ) -> list[TableRun]:
-    """Per table: extract + gate + publish, load the warehouse, and only then the bookmark.
-
-    Each table's run holds its lease (etl.lease) from the extract to the bookmark, so two
-    runs of one table never interleave their loads.
-    """
-    bq = warehouse.client(settings)
-    warehouse.ensure_datasets(bq, settings)
-    opstables.ensure_ops_tables(bq, settings)
-    store = bookmarks or BookmarkStore()
-    run_id = extract_table.new_run_id()
+    """`run_table` for each table in turn, each one recorded in the audit trail (ops tables)."""
+    if context.warehouse is None:
+        raise ValueError("run_tables needs a warehouse")
+    target = context.warehouse
+    warehouse.ensure_datasets(target.client, target.settings)
+    opstables.ensure_ops_tables(target.client, target.settings)
+    user, host = runrecord.who()
+    key_versions = ", ".join(f"{n}/v{context.keys.current(n).version}" for n in KEY_NAMES)
     results = []
-    user, host = who()
-    key_versions = ", ".join(f"{n}/v{keys.current(n).version}" for n in KEY_NAMES)
     for table in tables:
-        started = time.perf_counter()
         now = dt.datetime.now(dt.UTC)
         record = runrecord.RunRecord(
-            run_id,
-            table,
-            user,
-            host,
-            "",
-            now,
-            now,
-            None,
-            None,
-            None,
-            None,
-            key_versions,
-            None,
-            None,
-            "running",
-            None,
+            run_id=context.run_id,
+            table_name=table,
+            user=user,
+            host=host,
+            source_endpoint=context.source.display,
+            started_at=now,
+            finished_at=now,
+            key_versions=key_versions,
+            outcome="running",
         )
         try:
-            with table_lease(lake, table, run_id):
-                result = _run_table(
-                    spark,
-                    table,
-                    run_id,
-                    lake,
-                    keys,
-                    settings,
-                    bq,
-                    store,
-                    started,
-                    num_partitions,
-                    allow_primary,
-                    full_refresh,
-                )
+            result = run_table(context, table, options)
         except BaseException as exc:
-            failed = replace(
-                record,
-                finished_at=dt.datetime.now(dt.UTC),
-                outcome="failed",
-                error=runrecord.describe_error(exc),
+            runrecord.append(
+                replace(
+                    record,
+                    finished_at=dt.datetime.now(dt.UTC),
+                    outcome="failed",
+                    error=runrecord.describe_error(exc),
+                ),
+                target.client,
+                target.settings,
             )
-            runrecord.append(failed, bq, settings)
             raise
         succeeded = replace(
             record,
-            source_endpoint=result.source_endpoint,
             finished_at=dt.datetime.now(dt.UTC),
             kind=result.kind,
             rows_written=result.rows_written,
             rows_in_warehouse=result.rows_loaded,
-            data_quality=result.quality,
-            replica_lag_s=result.replica_lag_s,
-            zero_dates_to_null=result.zero_dates,
+            data_quality=result.quality.summary,
+            replica_lag_s=result.window.replica_lag_s,
+            zero_dates_to_null=", ".join(f"{c}={n}" for c, n in result.zero_dates.items()) or None,
             outcome="succeeded",
         )
-        runrecord.append(succeeded, bq, settings)
+        runrecord.append(succeeded, target.client, target.settings)
         results.append(result)
         if on_table_done is not None:
             on_table_done(result)
     return results
-
-
-def _run_table(
-    spark: SparkSession,
-    table: str,
-    run_id: str,
-    lake: Path,
-    keys: KeyProvider,
-    settings: WarehouseSettings,
-    bq: bigquery.Client,
-    store: BookmarkStore,
-    started: float,
-    num_partitions: int,
-    allow_primary: bool,
-    full_refresh: bool,
-) -> TableRun:
-    extracted = extract_table.run(
-        spark,
-        table,
-        run_id,
-        lake,
-        keys,
-        num_partitions=num_partitions,
-        allow_primary=allow_primary,
-        full_refresh=full_refresh,
-        bookmarks=store,
-    )
-    manifest = manifest_for(table)
-    raw = raw_table(manifest, extracted.source_types)
-    loaded = warehouse.load_snapshot(bq, settings, extracted.snapshot, raw)
-    reconciled = reconcile(
-        source_endpoint(),
-        bq,
-        settings,
-        manifest,
-        raw,
-        extracted.source_types,
-        extracted.window,
-        loaded.partitions,
-        run_id,
-    )
-    if extracted.pending_bookmark is not None:
-        store.write(extracted.pending_bookmark)
-    return TableRun(
-        table=table,
-        source_endpoint=extracted.source_endpoint,
-        kind=extracted.snapshot.kind,
-        rows_written=extracted.snapshot.rows,
-        rows_loaded=loaded.rows,
-        seconds=time.perf_counter() - started,
-        snapshot_path=extracted.snapshot.path,
-        quality=f"{sum(c['success'] for c in extracted.quality.checks)}/"
-        f"{len(extracted.quality.checks)} passed",
-        k_anonymity=extracted.k_anonymity.summary if extracted.k_anonymity else None,
-        replica_lag_s=extracted.window.replica_lag_s,
-        replication=extracted.window.replication,
-        zero_dates=", ".join(f"{c}={n}" for c, n in extracted.zero_dates.items()) or None,
-        reconciliation=reconciled.summary,
-        full_reason=extracted.full_reason,
-        unparsed_values={c: n for c, n in extracted.quality.unparsed_values.items() if n},
-    )
-
-
-def ordered_tables(requested: list[str] | None) -> list[str]:
-    """All source tables in dependency order, or the requested ones in that order."""
-    if not requested:
-        return list(TABLE_ORDER)
-    return [t for t in TABLE_ORDER if t in requested] + [
-        t for t in requested if t not in TABLE_ORDER
-    ]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from etl.config import MARIADB_JDBC_JAR
 from etl.errors import CardlakeError
+from etl.settings import MARIADB_JDBC_JAR
 from masking.jvm import jvm_masking, masking_jar
 
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"

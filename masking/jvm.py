@@ -19,9 +19,10 @@ from pathlib import Path
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
+from etl.contracts.manifest import NORMALIZERS
 from etl.errors import CardlakeError
 from masking.keys import TokenKey
-from masking.reference import NORMALIZER_VERSION, NORMALIZERS
+from masking.reference import NORMALIZER_VERSION
 
 JAR_ENV = "CARDLAKE_MASKING_JAR"
 DEFAULT_JAR = Path(__file__).resolve().parent / "jvm" / "build" / "cardlake-masking.jar"

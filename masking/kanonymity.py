@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from etl.contracts.manifest import TableManifest
 from etl.errors import Finding
-from masking.manifest import TableManifest
 from masking.policy import output_name
 
 CLASS_SIZE = "_qi_class_size"

@@ -112,7 +112,7 @@ def save_key_file(path: Path, document: dict[str, Any]) -> None:
 
 
 def local_key_file() -> Path:
-    from etl.config import state_dir
+    from etl.settings import state_dir
 
     return Path(os.environ.get("CARDLAKE_KEY_FILE", state_dir() / "keys" / "dev-keys.json"))
 

@@ -7,9 +7,9 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
+from etl.contracts.manifest import ColumnPolicy, TableManifest
 from masking.jvm import JvmMasking, jvm_masking
 from masking.keys import KeyProvider
-from masking.manifest import ColumnPolicy, TableManifest
 from masking.reference import NORMALIZER_VERSION
 
 

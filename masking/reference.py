@@ -11,7 +11,6 @@ import hmac
 import re
 import unicodedata
 
-NORMALIZERS = ("none", "pan", "email", "phone", "name")
 # Bumped whenever a normalizer's output changes for some input (with Normalizers.VERSION in
 # the Java library, which must match): tokens then change like on
 # a key rotation, so snapshots record it and a change re-tokenizes every row. Version 2:

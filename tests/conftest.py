@@ -19,12 +19,16 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from etl import emulator, pipeline, seed, stack, views, warehouse
-from etl.bookmarks import BookmarkStore
-from etl.config import WarehouseSettings, warehouse_settings
-from etl.localproc import free_port, port_free
-from etl.source_schema import TABLE_ORDER
+from devstack import emulator, seed, stack
+from devstack.localproc import free_port, port_free
+from devstack.source_schema import TABLE_ORDER
+from etl import pipeline
+from etl.lake.bookmarks import BookmarkStore
+from etl.load import warehouse
+from etl.settings import WarehouseSettings, warehouse_settings
+from etl.views import deploy as views
 from masking.keys import DocumentKeyProvider, new_key_document
+from tests.support.runs import run_context
 
 PYSPARK_HOME = Path(__import__("pyspark").__file__).parent
 TEST_SEED = seed.SeedSpec(members=400, days=75, seed=11, end_date=dt.date(2026, 6, 30))
@@ -96,15 +100,16 @@ def loaded_warehouse(
     views deployed over them. Tests that change the source restore it (see reseed_after)."""
     lake = tmp_path_factory.mktemp("lake")
     settings = warehouse_settings().with_dataset_prefix("e2e_")
-    runs = pipeline.run_tables(
+    context = run_context(
         spark,
-        TABLE_ORDER,
         lake,
         test_keys,
-        settings,
-        num_partitions=3,
-        full_refresh=True,
+        pipeline.new_run_id(),
         bookmarks=BookmarkStore(str(tmp_path_factory.mktemp("bookmarks"))),
+        warehouse=settings,
+    )
+    runs = pipeline.run_tables(
+        context, TABLE_ORDER, pipeline.RunOptions(num_partitions=3, full_refresh=True)
     )
     views.deploy_views(warehouse.client(settings), settings)
     return LoadedWarehouse(lake, runs, settings)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from etl import stack
-from etl.cli import format_table, main
-from etl.config import SOURCE_DATABASE
+from cardlake.cli import format_table, main
+from devstack import stack
+from devstack.localproc import free_port
+from devstack.stack import Endpoint
 from etl.errors import CardlakeError
-from etl.localproc import free_port
-from etl.source import guard_replica
-from etl.stack import Endpoint
+from etl.extract.source import guard_replica
+from etl.settings import SOURCE_DATABASE
 
 
 def test_format_table_aligns_and_shows_nulls() -> None:
@@ -184,7 +184,7 @@ def test_query_fetches_at_most_max_rows_in_table_csv_and_json(
 
 @pytest.mark.warehouse
 def test_query_sends_the_bytes_billed_guard(bq_emulator: str) -> None:
-    from etl import warehouse
+    from etl.load import warehouse
 
     page = warehouse.query_page(warehouse.client(), "select 1 as one", 10, 123_456_789)
     assert page.rows == [(1,)]
@@ -303,7 +303,7 @@ def test_a_table_missing_from_the_source_is_one_line(
 def test_bookmarks_show_rewind_and_reset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from etl.bookmarks import Bookmark, BookmarkStore
+    from etl.lake.bookmarks import Bookmark, BookmarkStore
 
     monkeypatch.setenv("CARDLAKE_BOOKMARKS", str(tmp_path / "bookmarks"))
     store = BookmarkStore()

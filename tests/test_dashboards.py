@@ -13,8 +13,11 @@ from google.cloud import bigquery
 from dashboards.build import _format, build_all, deployed_columns
 from dashboards.looker import linking_url
 from dashboards.spec import Tile, check_against_views, load_dashboards
-from etl import sql_fixtures, views, warehouse
-from etl.config import SQL_DIR, WarehouseSettings, warehouse_settings
+from devstack.source_schema import source_types
+from etl.load import warehouse
+from etl.settings import SQL_DIR, WarehouseSettings, warehouse_settings
+from etl.views import deploy as views
+from etl.views import fixtures as sql_fixtures
 from tests.conftest import LoadedWarehouse
 
 DASHBOARDS = load_dashboards()
@@ -40,7 +43,7 @@ def test_the_four_dashboards_and_the_health_page_are_declared() -> None:
 def test_every_view_and_column_a_dashboard_names_exists(bq_emulator: str) -> None:
     bq = warehouse.client()
     settings = _schema_settings("schema")
-    sql_fixtures.load_inputs(bq, settings, {})
+    sql_fixtures.load_inputs(bq, settings, {}, source_types)
     views.deploy_views(bq, settings)
     assert check_against_views(DASHBOARDS, deployed_columns(bq, settings)) == []
 
@@ -55,7 +58,7 @@ def test_renaming_a_view_column_fails_naming_dashboard_chart_and_column(
     view.write_text(view.read_text().replace("as gmv_jpy", "as gmv_yen"))
     bq = warehouse.client()
     settings = _schema_settings("renamed")
-    sql_fixtures.load_inputs(bq, settings, {})
+    sql_fixtures.load_inputs(bq, settings, {}, source_types)
     views.deploy_views(bq, settings, sql_dir=sql_dir)
     problems = check_against_views(DASHBOARDS, deployed_columns(bq, settings, sql_dir))
     assert (
@@ -89,7 +92,7 @@ def test_links_bind_the_template_to_the_configured_views(
 ) -> None:
     monkeypatch.setenv("CARDLAKE_LOOKER_TEMPLATE_EXECUTIVE", "0a1b2c3d-template")
     settings = WarehouseSettings(
-        "acme-analytics", "asia-northeast1", "raw", "stg", "mart", "ops", False
+        "acme-analytics", "asia-northeast1", "raw", "stg", "mart", "ops", None
     )
     by_name = {d.name: d for d in DASHBOARDS}
     url = urlparse(linking_url(by_name["executive"], settings))

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from etl import stack
+from devstack import stack
+from etl.contracts.manifest import MANIFEST_DIR
 from etl.errors import CardlakeError
-from etl.jobs import extract_table
-from etl.snapshot import current
+from etl.lake.snapshot import current
+from etl.pipeline import extract_and_publish
 from masking.keys import DocumentKeyProvider, new_key_document, rotate
-from masking.manifest import MANIFEST_DIR
+from tests.support.runs import run_context
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark]
 
@@ -35,11 +36,11 @@ def test_new_source_column_stops_the_job_until_classified(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lake = tmp_path / "lake"
-    first = extract_table.run(spark, "support_targets", "run1", lake, test_keys)
+    first = extract_and_publish(run_context(spark, lake, test_keys, "run1"), "support_targets")
     _on_primary("ALTER TABLE support_targets ADD COLUMN fan_club_email VARCHAR(255)")
     try:
         with pytest.raises(CardlakeError) as err:
-            extract_table.run(spark, "support_targets", "run2", lake, test_keys)
+            extract_and_publish(run_context(spark, lake, test_keys, "run2"), "support_targets")
         assert "support_targets.fan_club_email" in str(err.value)
         assert "add `fan_club_email: <class>`" in str(err.value)
         assert current(lake, "support_targets") == first.snapshot, "nothing was published"
@@ -56,7 +57,7 @@ def test_new_source_column_stops_the_job_until_classified(
             )
         )
         monkeypatch.setenv("CARDLAKE_MANIFEST_DIR", str(manifests))
-        second = extract_table.run(spark, "support_targets", "run3", lake, test_keys)
+        second = extract_and_publish(run_context(spark, lake, test_keys, "run3"), "support_targets")
         assert "fan_club_email_token" in spark.read.parquet(second.snapshot.path).columns
         assert current(lake, "support_targets") == second.snapshot
     finally:
@@ -69,10 +70,10 @@ def test_rotation_drill_reissues_every_token_with_the_new_version(
     document = new_key_document(dev_only=True)
     lake = tmp_path / "lake"
     v1 = DocumentKeyProvider(copy.deepcopy(document), "drill-v1")
-    before = extract_table.run(spark, "cards", "run_v1", lake, v1)
+    before = extract_and_publish(run_context(spark, lake, v1, "run_v1"), "cards")
     assert rotate(document, "pan") == 2
     v2 = DocumentKeyProvider(document, "drill-v2")
-    after = extract_table.run(spark, "cards", "run_v2", lake, v2)
+    after = extract_and_publish(run_context(spark, lake, v2, "run_v2"), "cards")
 
     pans = {int(card_id): pan for card_id, pan in _on_primary("SELECT card_id, pan FROM cards")}
     old = {int(r.card_id): r.pan_token for r in spark.read.parquet(before.snapshot.path).collect()}

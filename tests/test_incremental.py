@@ -15,15 +15,19 @@ import pytest
 from google.cloud import bigquery
 from pyspark.sql import SparkSession
 
-from etl import pipeline, stack, warehouse
-from etl.bookmarks import BookmarkStore
-from etl.config import warehouse_settings
-from etl.jobs.extract_table import SAFETY_LAG
-from etl.raw_tables import model_source_types, raw_table
-from etl.snapshot import current
+from devstack import stack
+from devstack.source_schema import source_types
+from etl import pipeline
+from etl.contracts.manifest import manifest_for
+from etl.lake.bookmarks import BookmarkStore
+from etl.lake.snapshot import current
+from etl.load import warehouse
+from etl.load.raw_tables import raw_table
+from etl.pipeline import SAFETY_LAG
+from etl.settings import warehouse_settings
 from masking.keys import DocumentKeyProvider
-from masking.manifest import manifest_for
 from tests.conftest import reseed_after
+from tests.support.runs import run_context
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 TABLE = "repayments"
@@ -74,9 +78,15 @@ def env(
 def _run(
     spark: SparkSession, keys: DocumentKeyProvider, env: dict, **kw: object
 ) -> pipeline.TableRun:
-    [result] = pipeline.run_tables(
-        spark, [TABLE], env["lake"], keys, warehouse_settings(), bookmarks=env["bookmarks"], **kw
+    context = run_context(
+        spark,
+        env["lake"],
+        keys,
+        pipeline.new_run_id(),
+        bookmarks=env["bookmarks"],
+        warehouse=warehouse_settings(),
     )
+    [result] = pipeline.run_tables(context, [TABLE], pipeline.RunOptions(**kw))
     return result
 
 
@@ -121,7 +131,7 @@ def test_incremental_runs_pick_up_every_change_exactly_once(
     assert third.kind == "incremental"
     _assert_warehouse_equals_source(bq)
     snapshot = current(env["lake"], TABLE)
-    declared = raw_table(manifest_for(TABLE), model_source_types(TABLE))
+    declared = raw_table(manifest_for(TABLE), source_types(TABLE))
     warehouse.load_snapshot(bq, warehouse_settings(), snapshot, declared)
     _assert_warehouse_equals_source(bq)
     _primary(f"DELETE FROM {TABLE} WHERE repayment_id >= %s", (next_id,))
@@ -213,9 +223,9 @@ def test_every_run_leaves_an_audit_record_on_success_and_failure(
 ) -> None:
     import shutil
 
+    from etl.contracts.manifest import MANIFEST_DIR
     from etl.errors import CardlakeError
-    from etl.runrecord import record_file
-    from masking.manifest import MANIFEST_DIR
+    from etl.load.runrecord import record_file
 
     ok = _run(spark, test_keys, env)
     manifests = tmp_path / "manifests"

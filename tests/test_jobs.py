@@ -14,12 +14,13 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from etl import stack, warehouse
-from etl.config import warehouse_settings
-from etl.snapshot import current
+from devstack import stack
+from etl.contracts.manifest import MANIFEST_DIR
+from etl.lake.snapshot import current
+from etl.load import warehouse
+from etl.settings import warehouse_settings
 from masking.jvm import masking_jar
 from masking.keys import DocumentKeyProvider
-from masking.manifest import MANIFEST_DIR
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 PYSPARK_HOME = Path(__import__("pyspark").__file__).parent
@@ -151,7 +152,7 @@ def test_golden_row_round_trips_exactly(
 
     import json
 
-    from etl.runrecord import record_file
+    from etl.load.runrecord import record_file
 
     last = json.loads(record_file().read_text().splitlines()[-1])
     assert (last["table_name"], last["outcome"]) == ("golden_types", "succeeded")

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 from pyspark.sql import SparkSession
 
+from etl.contracts.manifest import KAnonymity, manifest_for
 from etl.errors import CardlakeError
 from masking.kanonymity import with_k_anonymity
-from masking.manifest import KAnonymity, manifest_for
 
 pytestmark = pytest.mark.spark
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from etl.contracts.manifest import TableManifest, manifest_for
 from masking.jvm import masking_jar
 from masking.keys import KEY_NAMES, DocumentKeyProvider
-from masking.manifest import TableManifest, manifest_for
 from masking.policy import to_masked
 from tests.conftest import PYSPARK_HOME
 

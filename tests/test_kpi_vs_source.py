@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from etl import stack, warehouse
+from devstack import stack
+from etl.load import warehouse
 from tests.conftest import LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from etl.errors import CardlakeError
-from etl.lease import LEASE_FILE, LEASE_MAX_AGE, acquire, read_lease, release, table_lease
-from etl.snapshot import PUBLISHED_MARKER, Snapshot, discard_data, discard_leftovers, publish
+from etl.lake.lease import LEASE_FILE, LEASE_MAX_AGE, acquire, read_lease, release, table_lease
+from etl.lake.snapshot import PUBLISHED_MARKER, Snapshot, discard_data, discard_leftovers, publish
 
 
 def _dead_pid() -> int:

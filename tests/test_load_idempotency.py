@@ -13,11 +13,12 @@ import pyarrow.dataset as ds
 import pytest
 from google.cloud import bigquery
 
-from etl import emulator, warehouse
-from etl.config import warehouse_settings
+from devstack import emulator
 from etl.errors import CardlakeError
-from etl.raw_tables import RawTable
-from etl.snapshot import BUSINESS_DATE, Snapshot
+from etl.lake.snapshot import BUSINESS_DATE, Snapshot
+from etl.load import warehouse
+from etl.load.raw_tables import RawTable
+from etl.settings import warehouse_settings
 
 pytestmark = pytest.mark.warehouse
 

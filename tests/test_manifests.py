@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.source_schema import TABLE_ORDER, metadata
+from etl.contracts.manifest import check_source_columns, load_manifest, manifest_for
 from etl.errors import CardlakeError
-from etl.source_schema import TABLE_ORDER, metadata
-from masking.manifest import check_source_columns, load_manifest, manifest_for
 
 
 @pytest.mark.parametrize("table", TABLE_ORDER)

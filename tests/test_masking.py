@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from etl.contracts.manifest import NORMALIZERS
 from masking import reference
 from masking.freetext import count_pans
 from masking.jvm import jvm_masking
 from masking.keys import TokenKey
-from masking.reference import NORMALIZERS, luhn_valid, token
+from masking.reference import luhn_valid, token
 
 pytestmark = pytest.mark.spark
 
@@ -283,7 +284,7 @@ def test_reference_luhn() -> None:
 def test_values_the_normalizers_cannot_parse_are_counted_as_the_frame_is_read(
     spark: SparkSession,
 ) -> None:
-    from masking.manifest import manifest_for
+    from etl.contracts.manifest import manifest_for
     from masking.policy import with_unparsed_counts
 
     df = spark.createDataFrame(

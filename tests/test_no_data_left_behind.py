@@ -17,14 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
-from etl import stack
-from etl.cli import main
-from etl.jobs import extract_table
-from etl.lease import LEASE_FILE
-from etl.snapshot import current
+from cardlake.cli import main
+from devstack import stack
+from etl import pipeline
+from etl.lake.lease import LEASE_FILE
+from etl.lake.snapshot import current
 from masking.keys import DocumentKeyProvider
 from masking.reference import luhn_valid
 from tests.support.cli_state import isolate_cli_state
+from tests.support.runs import run_context
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 
@@ -120,9 +121,11 @@ def test_a_run_failing_after_its_write_deletes_its_data_files(
     def no_publish(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(extract_table, "publish", no_publish)
+    monkeypatch.setattr(pipeline, "publish", no_publish)
     with pytest.raises(OSError, match="disk full"):
-        extract_table.run(spark, "support_targets", "failed_run", tmp_path, test_keys)
+        pipeline.extract_and_publish(
+            run_context(spark, tmp_path, test_keys, "failed_run"), "support_targets"
+        )
     run = tmp_path / "support_targets" / "runs" / "failed_run"
     assert sorted(p.name for p in run.iterdir()) == ["_quality.json"]
     assert not (tmp_path / "support_targets" / LEASE_FILE).exists()

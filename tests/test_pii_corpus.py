@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from etl import stack, warehouse
-from etl.config import warehouse_settings
+from devstack import stack
+from etl.load import warehouse
+from etl.settings import warehouse_settings
 from masking.keys import DocumentKeyProvider
 from tests.support import pii_corpus
 

@@ -13,10 +13,12 @@ import pyarrow.dataset as ds
 import pytest
 from google.cloud import bigquery
 
-from etl import pipeline, stack, warehouse
-from etl.config import WarehouseSettings, warehouse_settings
-from etl.snapshot import current
-from etl.source_schema import TABLE_ORDER
+from devstack import stack
+from devstack.source_schema import TABLE_ORDER
+from etl import pipeline
+from etl.lake.snapshot import current
+from etl.load import warehouse
+from etl.settings import WarehouseSettings, warehouse_settings
 from masking.keys import DocumentKeyProvider
 from masking.reference import luhn_valid
 from tests.conftest import LoadedWarehouse
@@ -161,8 +163,8 @@ def test_reload_after_a_schema_change_replaces_the_table(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from etl.raw_tables import RawTable
-    from etl.snapshot import Snapshot
+    from etl.lake.snapshot import Snapshot
+    from etl.load.raw_tables import RawTable
 
     settings = warehouse_settings()
     warehouse.ensure_datasets(bq, settings)

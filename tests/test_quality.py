@@ -12,11 +12,11 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from devstack.stack import Endpoint
+from etl.contracts.manifest import TableManifest, load_manifest, manifest_for
 from etl.errors import CardlakeError
-from etl.quality import QualityReport, key_frame, row_checks, validate
-from etl.source import check_jdbc_dialect, jdbc_url
-from etl.stack import Endpoint
-from masking.manifest import TableManifest, load_manifest, manifest_for
+from etl.extract.source import check_jdbc_dialect, jdbc_url
+from etl.gate.quality import QualityReport, key_frame, row_checks, validate
 from masking.reference import luhn_valid
 
 pytestmark = pytest.mark.spark

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from etl import warehouse
-from etl.cli import main
-from etl.config import PROJECT_ROOT, warehouse_settings
+from cardlake.cli import main
+from devstack.source_schema import TABLE_ORDER
+from etl.contracts.manifest import manifest_for
 from etl.key_usage import snapshot_holders, warehouse_holders
-from etl.source_schema import TABLE_ORDER
-from masking.manifest import manifest_for
+from etl.load import warehouse
+from etl.settings import PROJECT_ROOT, warehouse_settings
 from masking.policy import key_version_column
 from tests.support.cli_state import isolate_cli_state
 

@@ -7,8 +7,8 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from etl import seed, stack
-from etl.source_schema import TABLE_ORDER, metadata
+from devstack import seed, stack
+from devstack.source_schema import TABLE_ORDER, metadata
 from masking.reference import luhn_valid
 from tests.conftest import TEST_SEED
 

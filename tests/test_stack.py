@@ -8,9 +8,9 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from etl import stack
+from devstack import stack
 from etl.errors import CardlakeError
-from etl.source import connect, guard_replica
+from etl.extract.source import connect, guard_replica
 
 pytestmark = pytest.mark.stack
 

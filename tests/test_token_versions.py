@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from etl.cli import main
-from etl.jobs.extract_table import full_reason
+from cardlake.cli import main
+from devstack.localproc import free_port
+from etl.contracts.manifest import manifest_for
 from etl.key_usage import snapshot_holders
-from etl.localproc import free_port
-from etl.snapshot import Snapshot, current, publish
-from masking.manifest import manifest_for
+from etl.lake.snapshot import Snapshot, current, publish
+from etl.pipeline import full_reason
 
 
 def test_a_pointer_without_recorded_versions_still_reads(tmp_path: Path) -> None:
@@ -45,25 +45,45 @@ def test_a_changed_or_unrecorded_version_makes_the_run_full() -> None:
     recorded = Snapshot("cards", "r1", "/x", 1, tokenization={"pan": 1, "normalizers": 2})
     same = Snapshot("cards", "r1", "/x", 1, tokenization=now)
     unrecorded = Snapshot("cards", "r1", "/x", 1)
-    assert full_reason(cards, False, now, same, now) is None
+    assert full_reason(cards, requested=False, loaded=now, published=same, tokens=now) is None
     assert (
-        full_reason(cards, False, now, recorded, now)
+        full_reason(cards, requested=False, loaded=now, published=recorded, tokens=now)
         == "key or normalizer version changed: pan v1 -> v2"
     )
-    assert full_reason(cards, False, now, unrecorded, now) is not None
-    assert full_reason(cards, False, now, None, now) is not None
-    assert full_reason(cards, False, None, same, now) == "no bookmark"
-    assert full_reason(cards, True, now, same, now) == "full refresh requested"
+    assert (
+        full_reason(cards, requested=False, loaded=now, published=unrecorded, tokens=now)
+        is not None
+    )
+    assert full_reason(cards, requested=False, loaded=now, published=None, tokens=now) is not None
+    assert (
+        full_reason(cards, requested=False, loaded=None, published=same, tokens=now)
+        == "no bookmark"
+    )
+    assert (
+        full_reason(cards, requested=True, loaded=now, published=same, tokens=now)
+        == "full refresh requested"
+    )
     # A rotation's full snapshot was published but its load failed: the bookmark still
     # records what the warehouse holds, so the next run is full again, not incremental.
     loaded_v1 = {"pan": 1, "normalizers": 2}
     assert (
-        full_reason(cards, False, loaded_v1, same, now)
+        full_reason(cards, requested=False, loaded=loaded_v1, published=same, tokens=now)
         == "key or normalizer version changed: pan v1 -> v2"
     )
-    assert full_reason(cards, False, {}, same, now) is not None  # an older bookmark
+    assert (
+        full_reason(cards, requested=False, loaded={}, published=same, tokens=now) is not None
+    )  # an older bookmark
     # A table without token or free-text columns records {} and stays incremental.
-    assert full_reason(repayments, False, {}, Snapshot("repayments", "r1", "/x", 1), {}) is None
+    assert (
+        full_reason(
+            repayments,
+            requested=False,
+            loaded={},
+            published=Snapshot("repayments", "r1", "/x", 1),
+            tokens={},
+        )
+        is None
+    )
 
 
 def test_retire_refuses_a_version_a_snapshot_records(tmp_path: Path) -> None:

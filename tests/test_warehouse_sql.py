@@ -8,9 +8,11 @@ from dataclasses import replace
 import pytest
 from google.cloud import bigquery
 
-from etl import sql_fixtures, warehouse
-from etl.config import warehouse_settings
-from etl.views import view_columns, view_definitions, view_id
+from devstack.source_schema import source_types
+from etl.load import warehouse
+from etl.settings import warehouse_settings
+from etl.views import fixtures as sql_fixtures
+from etl.views.deploy import view_columns, view_definitions, view_id
 
 FIXTURES = sql_fixtures.load_fixtures()
 HEADER_FIELDS = ("grain:", "filters:", "formula:", "owner:")
@@ -39,7 +41,7 @@ def test_every_view_is_covered_by_a_fixture() -> None:
 @pytest.mark.warehouse
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name for f in FIXTURES])
 def test_views_return_the_expected_rows(bq: bigquery.Client, fixture: sql_fixtures.Fixture) -> None:
-    checks = sql_fixtures.run_fixture(bq, warehouse_settings(), fixture)
+    checks = sql_fixtures.run_fixture(bq, warehouse_settings(), fixture, source_types)
     failed = [c.describe() for c in checks if not c.passed]
     assert not failed, "\n".join(failed)
     settings = sql_fixtures.fixture_settings(warehouse_settings(), fixture)
@@ -59,7 +61,7 @@ def test_a_wrong_expected_value_fails_and_names_the_view(bq: bigquery.Client) ->
     wrong_rows = [list(row) for row in check.rows]
     wrong_rows[1][7] = 6999  # delinquent balance at 2026-06-30 is 7,000
     broken = replace(fixture, expected=[replace(check, rows=wrong_rows)], name="credit_mutated")
-    [result] = sql_fixtures.run_fixture(bq, warehouse_settings(), broken)
+    [result] = sql_fixtures.run_fixture(bq, warehouse_settings(), broken, source_types)
     assert not result.passed
     assert result.missing == [tuple(wrong_rows[1])]
     assert [tuple(r)[7] for r in result.unexpected] == [7000]

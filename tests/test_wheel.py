@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.views import view_definitions
+from etl.views.deploy import view_definitions
 from tests.conftest import LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]

@@ -43,7 +43,7 @@ class Progress:
 
 
 def cmd_stack(args: argparse.Namespace) -> None:
-    from etl import stack
+    from devstack import stack
 
     if args.action == "up":
         state = stack.up(primary_port=args.primary_port, replica_port=args.replica_port)
@@ -57,8 +57,8 @@ def cmd_stack(args: argparse.Namespace) -> None:
 
 def _seed_source(spec: Any) -> tuple[dict[str, int], float]:
     """Replace the source data; its bookmarks no longer apply, so the next runs are full."""
-    from etl import seed, stack
-    from etl.bookmarks import BookmarkStore
+    from devstack import seed, stack
+    from etl.lake.bookmarks import BookmarkStore
 
     counts, seconds = seed.seed(stack.endpoint("primary", "app"), spec)
     stack.wait_for_replica()
@@ -69,7 +69,7 @@ def _seed_source(spec: Any) -> tuple[dict[str, int], float]:
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
-    from etl import seed
+    from devstack import seed
 
     spec = seed.SeedSpec(args.members, args.days, args.seed, args.end_date)
     counts, seconds = _seed_source(spec)
@@ -84,40 +84,37 @@ def _run(
     tables: list[str] | None, num_partitions: int, allow_primary: bool, full_refresh: bool = False
 ) -> list[Any]:
     from etl import pipeline
-    from etl.config import lake_dir, warehouse_settings
+    from etl.contracts.manifest import in_extract_order, manifest_for, table_names
+    from etl.resources import run_context
     from etl.spark import build_session
-    from masking.keys import key_provider
 
-    spark = build_session("cardlake-run")
-    return pipeline.run_tables(
-        spark,
-        pipeline.ordered_tables(tables),
-        lake_dir(),
-        key_provider(),
-        warehouse_settings(),
-        num_partitions=num_partitions,
-        allow_primary=allow_primary,
-        full_refresh=full_refresh,
-        on_table_done=_print_table_run,
+    chosen = in_extract_order(tables) if tables else table_names()
+    for table in chosen:
+        manifest_for(table)  # an unknown table is one line, before Spark starts
+    context = run_context(build_session("cardlake-run"))
+    options = pipeline.RunOptions(
+        num_partitions=num_partitions, allow_primary=allow_primary, full_refresh=full_refresh
     )
+    return pipeline.run_tables(context, chosen, options, on_table_done=_print_table_run)
 
 
 def _print_table_run(run: Any) -> None:
-    lag = "" if run.replica_lag_s is None else f", replica lag {run.replica_lag_s}s"
-    if run.replication != "running":
-        lag += f", replication {run.replication}: window ends at what the replica applied"
+    window = run.window
+    lag = "" if window.replica_lag_s is None else f", replica lag {window.replica_lag_s}s"
+    if window.replication != "running":
+        lag += f", replication {window.replication}: window ends at what the replica applied"
     why = f" ({run.full_reason})" if run.full_reason else ""
     print(
-        f"  {run.table}: {run.kind}{why}, {run.rows_written:,} rows written, DQ {run.quality}, "
+        f"  {run.table}: {run.kind}{why}, {run.rows_written:,} rows written, DQ {run.quality.summary}, "
         f"{run.rows_loaded:,} rows in the warehouse ({run.seconds:.1f}s{lag})",
         flush=True,
     )
     if run.k_anonymity:
-        print(f"    k-anonymity {run.k_anonymity}", flush=True)
+        print(f"    k-anonymity {run.k_anonymity.summary}", flush=True)
     if run.unparsed_values:
         counts = ", ".join(f"{c}={n:,}" for c, n in sorted(run.unparsed_values.items()))
         print(f"    values the normalizers could not parse (tokenized as typed): {counts}")
-    print(f"    reconciliation with the source: {run.reconciliation}", flush=True)
+    print(f"    reconciliation with the source: {run.reconciliation.summary}", flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -130,7 +127,14 @@ def cmd_run(args: argparse.Namespace) -> None:
         format_table(
             ["table", "run", "rows written", "DQ", "rows in warehouse", "seconds"],
             [
-                (r.table, r.kind, r.rows_written, r.quality, r.rows_loaded, f"{r.seconds:.1f}")
+                (
+                    r.table,
+                    r.kind,
+                    r.rows_written,
+                    r.quality.summary,
+                    r.rows_loaded,
+                    f"{r.seconds:.1f}",
+                )
                 for r in results
             ],
         )
@@ -138,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_bookmarks(args: argparse.Namespace) -> None:
-    from etl.bookmarks import Bookmark, BookmarkStore
+    from etl.lake.bookmarks import Bookmark, BookmarkStore
 
     store = BookmarkStore()
     tables = args.table or store.tables()
@@ -184,8 +188,10 @@ def cmd_bookmarks(args: argparse.Namespace) -> None:
 
 
 def cmd_warehouse(args: argparse.Namespace) -> None:
-    from etl import emulator, views, warehouse
-    from etl.config import warehouse_settings
+    from devstack import emulator
+    from etl.load import warehouse
+    from etl.settings import warehouse_settings
+    from etl.views import deploy as views
 
     settings = warehouse_settings()
     if args.action == "up":
@@ -219,12 +225,14 @@ def cmd_warehouse(args: argparse.Namespace) -> None:
 
 
 def _test_views(settings: Any) -> None:
-    from etl import sql_fixtures, warehouse
+    from devstack import source_schema
+    from etl.load import warehouse
+    from etl.views import fixtures as sql_fixtures
 
     bq = warehouse.client(settings)
     failed = []
     for fixture in sql_fixtures.load_fixtures():
-        for check in sql_fixtures.run_fixture(bq, settings, fixture):
+        for check in sql_fixtures.run_fixture(bq, settings, fixture, source_schema.source_types):
             print(f"  {'ok  ' if check.passed else 'FAIL'} {fixture.name}: {check.view}")
             if not check.passed:
                 failed.append(check)
@@ -238,7 +246,7 @@ def cmd_query(args: argparse.Namespace) -> None:
     import csv
     import json
 
-    from etl import warehouse
+    from etl.load import warehouse
 
     page = warehouse.query_page(warehouse.client(), args.sql, args.max_rows, args.max_bytes)
     rows = [[plain_value(v) for v in row] for row in page.rows]
@@ -271,7 +279,7 @@ def plain_value(value: Any) -> Any:
 
 
 def cmd_dashboards(args: argparse.Namespace) -> None:
-    from etl.config import state_dir, warehouse_settings
+    from etl.settings import state_dir, warehouse_settings
 
     settings = warehouse_settings()
     out = args.out or state_dir() / "dashboards"
@@ -304,8 +312,8 @@ def _serve(directory: Path, port: int) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> None:
-    from etl.config import lake_dir
-    from etl.snapshot import current_snapshots
+    from etl.lake.snapshot import current_snapshots
+    from etl.settings import lake_dir
 
     missing = [str(p) for p in args.path if not p.exists()]
     if missing:
@@ -368,8 +376,8 @@ def cmd_keys(args: argparse.Namespace) -> None:
     elif args.action == "retire":
         if args.version is None:
             raise CardlakeError("retire needs --version N")
-        from etl.config import lake_dir, warehouse_settings
         from etl.key_usage import check_unused
+        from etl.settings import lake_dir, warehouse_settings
 
         keys.check_retirable(document, args.name, args.version)
         check_unused(args.name, args.version, lake_dir(), warehouse_settings())
@@ -383,10 +391,11 @@ def cmd_keys(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from dashboards.build import build_all
-    from etl import emulator, seed, stack, views, warehouse
-    from etl.config import lake_dir, state_dir, warehouse_settings
+    from devstack import emulator, seed, stack
+    from etl.load import warehouse
+    from etl.settings import lake_dir, state_dir, warehouse_settings
+    from etl.views import deploy as views
 
-    settings = warehouse_settings()
     progress = Progress(7)
     with progress.stage("start the MariaDB primary + read replica"):
         if stack.is_up():
@@ -395,8 +404,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
             stack.down()
             stack.up()
     with progress.stage("start the local BigQuery emulator"):
-        if settings.use_emulator:
+        if warehouse_settings().use_emulator:
             emulator.up()
+    settings = warehouse_settings()
     with progress.stage(f"seed {args.members:,} members over {args.days} days on the primary"):
         spec = seed.SeedSpec(args.members, args.days, args.seed, dt.datetime.now(dt.UTC).date())
         counts, _ = _seed_source(spec)
@@ -406,7 +416,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     ):
         results = _run(None, 4, False)
     with progress.stage("scan every published Parquet snapshot for PANs (counts only)"):
-        _scan([r.snapshot_path for r in results])
+        _scan([r.snapshot.path for r in results])
     with progress.stage("deploy the KPI views"):
         deployed = views.deploy_views(warehouse.client(settings), settings)
     with progress.stage("build the dashboards"):
@@ -453,8 +463,8 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from etl.stack import DEFAULT_PRIMARY_PORT, DEFAULT_REPLICA_PORT
-    from etl.warehouse import DEFAULT_MAX_BYTES_BILLED
+    from devstack.stack import DEFAULT_PRIMARY_PORT, DEFAULT_REPLICA_PORT
+    from etl.load.warehouse import DEFAULT_MAX_BYTES_BILLED
 
     parser = _Parser(prog="cardlake", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.cloud import bigquery
 
-from etl.config import WarehouseSettings
-from etl.warehouse import bigquery_type, run_once
+from etl.load.warehouse import bigquery_type, run_once
+from etl.settings import WarehouseSettings
 
 RUN_RECORDS = pa.schema(
     [

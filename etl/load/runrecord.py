@@ -16,13 +16,15 @@ from pathlib import Path
 
 from google.cloud import bigquery
 
-from etl import opstables
-from etl.config import WarehouseSettings, state_dir
 from etl.errors import CardlakeError
+from etl.load import opstables
+from etl.settings import WarehouseSettings, state_dir
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunRecord:
+    """One row of ops.run_records; its field order is the table's column order."""
+
     run_id: str
     table_name: str
     user: str
@@ -30,15 +32,15 @@ class RunRecord:
     source_endpoint: str
     started_at: dt.datetime
     finished_at: dt.datetime
-    kind: str | None
-    rows_written: int | None
-    rows_in_warehouse: int | None
-    data_quality: str | None
+    kind: str | None = None
+    rows_written: int | None = None
+    rows_in_warehouse: int | None = None
+    data_quality: str | None = None
     key_versions: str
-    replica_lag_s: int | None
-    zero_dates_to_null: str | None
+    replica_lag_s: int | None = None
+    zero_dates_to_null: str | None = None
     outcome: str
-    error: str | None
+    error: str | None = None
 
 
 def who() -> tuple[str, str]:

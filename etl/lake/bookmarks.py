@@ -15,9 +15,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from etl.config import state_dir
 from etl.errors import optional_sdk
 from etl.fileio import write_atomically
+from etl.settings import state_dir
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyspark.sql import DataFrame, Observation
 
+from etl.contracts.manifest import TableManifest
 from masking.freetext import pan_counters, string_columns
-from masking.manifest import TableManifest
 from masking.policy import output_name, token_column
 
 COUNT_FIELDS = ("element_count", "unexpected_count", "missing_count", "observed_value")
@@ -62,6 +62,10 @@ class QualityReport:
     @property
     def failed(self) -> list[str]:
         return [c["check"] for c in self.checks if not c["success"]]
+
+    @property
+    def summary(self) -> str:
+        return f"{sum(c['success'] for c in self.checks)}/{len(self.checks)} passed"
 
 
 @dataclass(frozen=True)

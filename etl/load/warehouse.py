@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,11 +20,18 @@ import pyarrow.parquet as pq
 from google.api_core.exceptions import Conflict, NotFound
 from google.cloud import bigquery
 
-from etl import emulator
-from etl.config import WarehouseSettings, warehouse_settings
 from etl.errors import CardlakeError
-from etl.raw_tables import MAX_PARTITIONS_PER_JOB, RawTable
-from etl.snapshot import Snapshot
+from etl.lake.snapshot import Snapshot
+from etl.load.raw_tables import MAX_PARTITIONS_PER_JOB, RawTable
+from etl.settings import LOCAL_BQ_PROJECT, WarehouseSettings, warehouse_settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Warehouse:
+    """A BigQuery client and the datasets it writes: what loads and checks are given."""
+
+    client: bigquery.Client
+    settings: WarehouseSettings
 
 
 def client(settings: WarehouseSettings | None = None) -> bigquery.Client:
@@ -34,9 +43,35 @@ def client(settings: WarehouseSettings | None = None) -> bigquery.Client:
         return bigquery.Client(
             project=settings.project,
             credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=emulator.endpoint_url()),
+            client_options=ClientOptions(api_endpoint=reachable_endpoint(settings)),
         )
     return bigquery.Client(project=settings.project, location=settings.location)
+
+
+def endpoint_answers(base_url: str) -> bool:
+    """Whether a BigQuery REST endpoint (the emulator) lists the local project's datasets."""
+    url = f"{base_url}/bigquery/v2/projects/{LOCAL_BQ_PROJECT}/datasets"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def reachable_endpoint(settings: WarehouseSettings) -> str:
+    """The emulator's URL, checked first: the client would retry an absent one for minutes."""
+    url = settings.api_endpoint
+    if not url:
+        raise CardlakeError(
+            "no warehouse configured: start the local BigQuery emulator with `cardlake warehouse "
+            "up`, or set CARDLAKE_BQ_PROJECT to use real BigQuery"
+        )
+    if not endpoint_answers(url):
+        raise CardlakeError(
+            f"the BigQuery endpoint {url} (CARDLAKE_BQ_ENDPOINT) is not reachable: start the "
+            "local emulator with `cardlake warehouse up`, or set CARDLAKE_BQ_PROJECT"
+        )
+    return url
 
 
 def ensure_datasets(bq: bigquery.Client, settings: WarehouseSettings) -> None:

@@ -32,14 +32,13 @@ import pyarrow.parquet as pq
 import yaml
 from google.cloud import bigquery
 
-from etl.config import SQL_DIR, WarehouseSettings
+from etl.contracts.manifest import TABLES, manifest_for
 from etl.errors import CardlakeError
-from etl.opstables import OPS_TABLES, bigquery_schema
-from etl.raw_tables import model_source_types, raw_table
-from etl.source_schema import TABLE_ORDER
-from etl.views import deploy_views, view_columns, view_definitions, view_id
-from etl.warehouse import ensure_datasets
-from masking.manifest import manifest_for
+from etl.load.opstables import OPS_TABLES, bigquery_schema
+from etl.load.raw_tables import SourceTypes, raw_table
+from etl.load.warehouse import ensure_datasets
+from etl.settings import SQL_DIR, WarehouseSettings
+from etl.views.deploy import deploy_views, view_columns, view_definitions, view_id
 
 FIXTURE_DIR = SQL_DIR / "tests"
 ARROW_TYPE = {
@@ -111,14 +110,14 @@ def fixture_settings(base: WarehouseSettings, fixture: Fixture) -> WarehouseSett
     return base.with_dataset_prefix(f"fx_{fixture.name}_")
 
 
-def input_schema(name: str) -> tuple[str, list[bigquery.SchemaField]]:
+def input_schema(name: str, source_types: SourceTypes) -> tuple[str, list[bigquery.SchemaField]]:
     """(dataset key, schema) of a fixture input: a raw table, or ops.<table>."""
     if name.startswith("ops."):
         ops_name = name.removeprefix("ops.")
         if ops_name not in OPS_TABLES:
             raise CardlakeError(f"unknown ops table {name!r} in a fixture")
         return "ops_dataset", bigquery_schema(OPS_TABLES[ops_name])
-    declared = raw_table(manifest_for(name), model_source_types(name))
+    declared = raw_table(manifest_for(name), source_types(name))
     return "raw_dataset", list(declared.schema)
 
 
@@ -137,9 +136,13 @@ def _value(value: Any, field_type: str) -> Any:
 
 
 def _load_input(
-    bq: bigquery.Client, settings: WarehouseSettings, name: str, rows: list[dict[str, Any]]
+    bq: bigquery.Client,
+    settings: WarehouseSettings,
+    name: str,
+    rows: list[dict[str, Any]],
+    source_types: SourceTypes,
 ) -> None:
-    dataset_key, schema = input_schema(name)
+    dataset_key, schema = input_schema(name, source_types)
     types = {f.name: f.field_type for f in schema}
     unknown = sorted({c for row in rows for c in row} - set(types))
     if unknown:
@@ -200,23 +203,32 @@ def _compare(
 
 
 def load_inputs(
-    bq: bigquery.Client, settings: WarehouseSettings, inputs: dict[str, list[dict[str, Any]]]
+    bq: bigquery.Client,
+    settings: WarehouseSettings,
+    inputs: dict[str, list[dict[str, Any]]],
+    source_types: SourceTypes,
 ) -> None:
     """Every raw and ops table, holding the given rows (empty where none are given)."""
-    tables = [*TABLE_ORDER, *(f"ops.{t}" for t in OPS_TABLES)]
+    tables = [*TABLES, *(f"ops.{t}" for t in OPS_TABLES)]
     unknown = sorted(set(inputs) - set(tables))
     if unknown:
         raise CardlakeError(f"unknown input table(s) {', '.join(unknown)}")
     ensure_datasets(bq, settings)
     for name in tables:
-        _load_input(bq, settings, name, inputs.get(name, []))
+        _load_input(bq, settings, name, inputs.get(name, []), source_types)
 
 
-def run_fixture(bq: bigquery.Client, base: WarehouseSettings, fixture: Fixture) -> list[ViewCheck]:
-    """Load the fixture's inputs, deploy its views and compare each view's rows."""
+def run_fixture(
+    bq: bigquery.Client, base: WarehouseSettings, fixture: Fixture, source_types: SourceTypes
+) -> list[ViewCheck]:
+    """Load the fixture's inputs, deploy its views and compare each view's rows.
+
+    The raw tables get the types `source_types` gives: fixtures hold no replica's rows, so
+    the caller passes a model of the source schema.
+    """
     settings = fixture_settings(base, fixture)
     try:
-        load_inputs(bq, settings, fixture.inputs)
+        load_inputs(bq, settings, fixture.inputs, source_types)
     except CardlakeError as exc:
         raise CardlakeError(f"{fixture.path}: {exc}") from None
     deploy_views(bq, settings, only=[e.view for e in fixture.expected])

@@ -6,7 +6,11 @@ Money is DECIMAL, ids are BIGINT UNSIGNED, times are DATETIME(6) holding UTC.
 from __future__ import annotations
 
 from sqlalchemy import CHAR, DATE, Column, MetaData, String, Table, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.mysql import BIGINT, DATETIME, DECIMAL, SMALLINT, TINYINT
+
+from etl.contracts.manifest import TABLES
+from etl.errors import CardlakeError
 
 
 def _id(name: str, primary_key: bool = False, nullable: bool = False) -> Column:
@@ -150,13 +154,12 @@ repayments = Table(
 )
 
 # Dependency order: a table appears after every table it refers to.
-TABLE_ORDER = [
-    "support_targets",
-    "card_designs",
-    "members",
-    "applications",
-    "cards",
-    "transactions",
-    "statements",
-    "repayments",
-]
+TABLE_ORDER = list(TABLES)
+
+
+def source_types(table: str) -> dict[str, str]:
+    """Column types of the modelled source schema, as MySQL DDL (etl.load.raw_tables.SourceTypes)."""
+    if table not in metadata.tables:
+        raise CardlakeError(f"table {table!r} is not in the source schema model")
+    dialect = mysql.dialect()
+    return {c.name: c.type.compile(dialect=dialect) for c in metadata.tables[table].columns}

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from google.cloud import bigquery
 
-from etl.config import SQL_DIR, WarehouseSettings
 from etl.errors import CardlakeError
-from etl.opstables import ensure_ops_tables
-from etl.warehouse import ensure_datasets
+from etl.load.opstables import ensure_ops_tables
+from etl.load.warehouse import ensure_datasets
+from etl.settings import SQL_DIR, WarehouseSettings
 
 LAYER_DATASET = {
     "stg": "stg_dataset",

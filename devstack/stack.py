@@ -18,60 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl.config import SOURCE_DATABASE, state_dir
+from devstack.localproc import port_free
 from etl.errors import CardlakeError
+from etl.extract.endpoint import Endpoint
 from etl.fileio import write_atomically
-from etl.localproc import port_free, process_alive
+from etl.lake.lease import process_alive
+from etl.settings import LOCAL_ENV_FILES, SOURCE_DATABASE, state_dir
 
 DEFAULT_PRIMARY_PORT = 33061
 DEFAULT_REPLICA_PORT = 33062
 ROLES = ("primary", "replica")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A MySQL-protocol endpoint and the login to use on it."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    database: str
-
-    def __repr__(self) -> str:  # never print the password
-        return f"Endpoint({self.user}@{self.host}:{self.port}/{self.database})"
-
-    @property
-    def display(self) -> str:
-        return f"{self.user}@{self.host}:{self.port}/{self.database}"
-
-    def connect(self, **options: Any) -> Any:
-        """A pymysql connection to this endpoint (utf8mb4), with extra pymysql options."""
-        import pymysql
-
-        return pymysql.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            database=self.database,
-            charset="utf8mb4",
-            **options,
-        )
-
-    def sqlalchemy_url(self) -> str:
-        from sqlalchemy.engine import URL
-
-        url = URL.create(
-            "mysql+pymysql",
-            username=self.user,
-            password=self.password,
-            host=self.host,
-            port=self.port,
-            database=self.database,
-            query={"charset": "utf8mb4"},
-        )
-        return url.render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)
@@ -106,6 +62,11 @@ class ServerPaths:
 
 def stack_dir() -> Path:
     return state_dir() / "stack"
+
+
+def env_file(base: Path) -> Path:
+    """The settings file that points the ETL at this stack's replica (see etl.settings)."""
+    return base.parent / LOCAL_ENV_FILES[0]
 
 
 def _binary(name: str) -> str:
@@ -285,6 +246,21 @@ def up(
         "database": SOURCE_DATABASE,
     }
     (base / "stack.json").write_text(json.dumps(state, indent=2))
+    # The ETL finds the replica through settings, as it would find an Aurora reader.
+    write_atomically(
+        env_file(base),
+        "".join(
+            f"CARDLAKE_SOURCE_{name}={value}\n"
+            for name, value in (
+                ("HOST", "127.0.0.1"),
+                ("PORT", replica_port),
+                ("USER", "etl"),
+                ("PASSWORD", creds["etl"]),
+                ("DATABASE", SOURCE_DATABASE),
+            )
+        ),
+        private=True,
+    )
     wait_for_replica(base)
     return state
 
@@ -394,6 +370,7 @@ def down(base: Path | None = None) -> bool:
         stopped = True
     if base.exists():
         shutil.rmtree(base, ignore_errors=True)
+    env_file(base).unlink(missing_ok=True)
     return stopped
 
 

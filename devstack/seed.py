@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.source_schema import TABLE_ORDER, metadata
-from etl.stack import Endpoint
+from devstack.source_schema import TABLE_ORDER, metadata
+from devstack.stack import Endpoint
 
 US_PER_DAY = 86_400_000_000
 JST_OFFSET_US = 9 * 3_600_000_000

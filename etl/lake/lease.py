@@ -3,7 +3,7 @@
 ``<lake>/<table>/LEASE.json`` is created exclusively (O_CREAT|O_EXCL) and holds the run id,
 host, pid and start time of the run that holds it. While a run holds the lease, no other
 run of the table is live, so what other runs left in ``runs/`` is safe to delete (see
-etl.snapshot.discard_leftovers). A lease is stale, and is taken over, when its holder is
+etl.lake.snapshot.discard_leftovers). A lease is stale, and is taken over, when its holder is
 gone: on this host, its pid no longer runs; on any host, it is older than LEASE_MAX_AGE
 (another host cannot be asked, and a pid can be reused). A live lease stops the run before it reads or writes anything.
 """
@@ -22,7 +22,6 @@ from pathlib import Path
 
 from etl.errors import CardlakeError
 from etl.fileio import create_exclusively
-from etl.localproc import process_alive
 
 LEASE_FILE = "LEASE.json"
 # A holder on another host is presumed dead after this long; no run of one table takes
@@ -132,3 +131,18 @@ def table_lease(lake: Path, table: str, run_id: str) -> Iterator[None]:
     finally:
         del _held[key]
         release(lake, table, lease)
+
+
+def process_alive(pid: int) -> bool:
+    """True while pid runs; reaps it first if it is our own exited child (no zombies)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

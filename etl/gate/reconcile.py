@@ -15,16 +15,14 @@ import zoneinfo
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from google.cloud import bigquery
-
-from etl import opstables
-from etl.config import BUSINESS_TIMEZONE, WarehouseSettings
+from etl.contracts.manifest import TableManifest
 from etl.errors import CardlakeError
-from etl.raw_tables import RawTable
-from etl.source import ExtractWindow, connect, sql_timestamp
-from etl.stack import Endpoint
-from etl.warehouse import partition_filter, raw_table_id
-from masking.manifest import TableManifest
+from etl.extract.endpoint import Endpoint
+from etl.extract.source import ExtractWindow, connect, sql_timestamp
+from etl.load import opstables
+from etl.load.raw_tables import RawTable
+from etl.load.warehouse import Warehouse, partition_filter, raw_table_id
+from etl.settings import BUSINESS_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -41,6 +39,18 @@ class Reconciliation:
             f"{len(self.mismatched_partitions)} of {self.partitions} partition(s) differ "
             "(see ops.reconciliation)"
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedScope:
+    """What a run loaded: rows below its window's upper bound, in the partitions it touched."""
+
+    manifest: TableManifest
+    raw: RawTable
+    source_types: dict[str, str]
+    window: ExtractWindow
+    partitions: tuple[dt.date | None, ...]
+    run_id: str
 
 
 def _measures(manifest: TableManifest) -> list[str]:
@@ -63,15 +73,12 @@ def _business_date_sql(manifest: TableManifest, source_types: dict[str, str]) ->
     return f"DATE(`{column}` + INTERVAL {minutes} MINUTE)"
 
 
-def _source_side(
-    endpoint: Endpoint,
-    manifest: TableManifest,
-    source_types: dict[str, str],
-    window: ExtractWindow,
-    partitions: tuple[dt.date | None, ...],
-) -> dict[dt.date | None, list[Decimal]]:
+def _source_side(endpoint: Endpoint, scope: LoadedScope) -> dict[dt.date | None, list[Decimal]]:
+    manifest, window, partitions = scope.manifest, scope.window, scope.partitions
     measures = _measures(manifest)
-    date_sql = _business_date_sql(manifest, source_types) if manifest.business_date else "NULL"
+    date_sql = (
+        _business_date_sql(manifest, scope.source_types) if manifest.business_date else "NULL"
+    )
     # Whole partitions up to the window's upper bound: its lower bound does not apply.
     upper_bound = replace(window, lower=None).predicate()
     sums = "".join(f", COALESCE(SUM(`{m}`), 0)" for m in measures)
@@ -89,14 +96,8 @@ def _source_side(
     }
 
 
-def _warehouse_side(
-    bq: bigquery.Client,
-    settings: WarehouseSettings,
-    manifest: TableManifest,
-    raw: RawTable,
-    window: ExtractWindow,
-    partitions: tuple[dt.date | None, ...],
-) -> dict[dt.date | None, list[Decimal]]:
+def _warehouse_side(target: Warehouse, scope: LoadedScope) -> dict[dt.date | None, list[Decimal]]:
+    manifest, raw, window, partitions = scope.manifest, scope.raw, scope.window, scope.partitions
     measures = _measures(manifest)
     keys = ", '|', ".join(f"cast(`{k}` as string)" for k in raw.primary_key)
     where = ["true"]
@@ -106,8 +107,8 @@ def _warehouse_side(
         where.append(partition_filter("", raw, partitions))
     date_sql = f"`{raw.partition_field}`" if raw.partition_field else "cast(null as date)"
     sums = "".join(f", coalesce(sum(`{m}`), 0)" for m in measures)
-    table_id = raw_table_id(settings, raw)
-    result = bq.query(
+    table_id = raw_table_id(target.settings, raw)
+    result = target.client.query(
         f"select {date_sql} as business_date, count(*){sums}, "
         f"count(*) - count(distinct concat({keys})) "
         f"from `{table_id}` where {' and '.join(where)} group by 1"
@@ -115,26 +116,17 @@ def _warehouse_side(
     return {row[0]: [Decimal(v) for v in row[1:]] for row in result}
 
 
-def reconcile(
-    endpoint: Endpoint,
-    bq: bigquery.Client,
-    settings: WarehouseSettings,
-    manifest: TableManifest,
-    raw: RawTable,
-    source_types: dict[str, str],
-    window: ExtractWindow,
-    partitions: tuple[dt.date | None, ...],
-    run_id: str,
-) -> Reconciliation:
-    source = _source_side(endpoint, manifest, source_types, window, partitions)
-    loaded = _warehouse_side(bq, settings, manifest, raw, window, partitions)
+def reconcile(endpoint: Endpoint, target: Warehouse, scope: LoadedScope) -> Reconciliation:
+    manifest, partitions, run_id = scope.manifest, scope.partitions, scope.run_id
+    source = _source_side(endpoint, scope)
+    loaded = _warehouse_side(target, scope)
     metrics = ["rows", *(f"sum({m})" for m in _measures(manifest))]
     zero = [Decimal(0)] * (len(metrics) + 1)
     checked_at = dt.datetime.now(dt.UTC)
     records = []
     mismatched = []
-    scope = sorted(set(source) | set(loaded) | set(partitions), key=lambda d: (d is not None, d))
-    for day in scope:
+    days = sorted(set(source) | set(loaded) | set(partitions), key=lambda d: (d is not None, d))
+    for day in days:
         source_values = [*source.get(day, zero[:-1]), Decimal(0)]
         warehouse_values = loaded.get(day, zero)
         differs = False
@@ -157,6 +149,10 @@ def reconcile(
         if differs:
             mismatched.append(day)
     opstables.append(
-        bq, settings, "reconciliation", records, f"cardlake_reconcile_{manifest.table}_{run_id}"
+        target.client,
+        target.settings,
+        "reconciliation",
+        records,
+        f"cardlake_reconcile_{manifest.table}_{run_id}",
     )
-    return Reconciliation(manifest.table, len(scope), tuple(mismatched))
+    return Reconciliation(manifest.table, len(days), tuple(mismatched))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,32 +10,13 @@ import pymysql
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from etl import stack
-from etl.config import SOURCE_DATABASE
+from etl.contracts.manifest import TableManifest, check_source_columns
 from etl.errors import CardlakeError
-from etl.stack import Endpoint
-from masking.manifest import TableManifest, check_source_columns
+from etl.extract.endpoint import Endpoint
 
 JDBC_DRIVER = "org.mariadb.jdbc.Driver"
 STATEMENT_TIMEOUT_S = 900
 LONG_MAX = 2**63 - 1
-
-
-def source_endpoint() -> Endpoint:
-    """The replica endpoint: CARDLAKE_SOURCE_* when set (e.g. an Aurora reader), else the local stack."""
-    host = os.environ.get("CARDLAKE_SOURCE_HOST")
-    if not host:
-        return stack.endpoint("replica", "etl")
-    password = os.environ.get("CARDLAKE_SOURCE_PASSWORD")
-    if password is None:
-        raise CardlakeError("CARDLAKE_SOURCE_HOST is set but CARDLAKE_SOURCE_PASSWORD is not")
-    return Endpoint(
-        host=host,
-        port=int(os.environ.get("CARDLAKE_SOURCE_PORT", "3306")),
-        user=os.environ.get("CARDLAKE_SOURCE_USER", "etl"),
-        password=password,
-        database=os.environ.get("CARDLAKE_SOURCE_DATABASE", SOURCE_DATABASE),
-    )
 
 
 def connect(endpoint: Endpoint) -> pymysql.connections.Connection:

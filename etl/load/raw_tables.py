@@ -9,16 +9,20 @@ loader checks each Parquet snapshot against this schema before it loads anything
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.cloud import bigquery
-from sqlalchemy.dialects import mysql
 
-from etl.config import BUSINESS_TIMEZONE
+from etl.contracts.manifest import ColumnPolicy, TableManifest
 from etl.errors import CardlakeError
-from etl.snapshot import BUSINESS_DATE
-from masking.manifest import ColumnPolicy, TableManifest
+from etl.lake.snapshot import BUSINESS_DATE
+from etl.settings import BUSINESS_TIMEZONE
 from masking.policy import key_version_column, output_name, token_column
+
+# A table's source column types as MySQL DDL (`bigint unsigned`): the live replica's, or a
+# model's where no replica is at hand (the view fixtures).
+SourceTypes = Callable[[str], dict[str, str]]
 
 RUN_ID = "_run_id"
 EXTRACTED_AT = "_extracted_at"
@@ -90,16 +94,6 @@ def bigquery_type_of_source(column_type: str) -> str:
     if name == "json":
         return "JSON"
     raise CardlakeError(f"no BigQuery type for source column type {column_type!r}")
-
-
-def model_source_types(table: str) -> dict[str, str]:
-    """Column types of the modelled source schema (etl/source_schema.py), as MySQL DDL."""
-    from etl.source_schema import metadata
-
-    if table not in metadata.tables:
-        raise CardlakeError(f"table {table!r} is not in the source schema model")
-    dialect = mysql.dialect()
-    return {c.name: c.type.compile(dialect=dialect) for c in metadata.tables[table].columns}
 
 
 def _field(name: str, field_type: str, description: str) -> bigquery.SchemaField:

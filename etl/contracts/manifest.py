@@ -1,6 +1,6 @@
 """Per-table manifests: every source column's classification and masking action.
 
-A manifest is YAML, one per source table (etl/manifests/<table>.yaml, or the directory
+A manifest is YAML, one per source table (etl/contracts/manifests/<table>.yaml, or the directory
 named by CARDLAKE_MANIFEST_DIR)::
 
     table: members
@@ -18,7 +18,6 @@ Validation is strict and fails with the manifest path and the offending entry.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,23 @@ from typing import Any
 import yaml
 
 from etl.errors import CardlakeError
-from masking.reference import NORMALIZERS
+from etl.settings import settings
 
-MANIFEST_DIR = Path(__file__).resolve().parent.parent / "etl" / "manifests"
+MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
+# The shipped tables, parents before the tables that refer to them: runs and loads go in
+# this order, so a reader between two loads never sees a child row without its parent.
+TABLES = (
+    "support_targets",
+    "card_designs",
+    "members",
+    "applications",
+    "cards",
+    "transactions",
+    "statements",
+    "repayments",
+)
+# What each token column's values are normalized as before hashing (masking implements them).
+NORMALIZERS = ("none", "pan", "email", "phone", "name")
 DEFAULT_K = 5
 
 CLASSES = {
@@ -225,7 +238,18 @@ def _k_anonymity(path: Path, spec: dict[str, Any]) -> KAnonymity:
 
 
 def manifest_dir() -> Path:
-    return Path(os.environ.get("CARDLAKE_MANIFEST_DIR", MANIFEST_DIR))
+    return settings().manifest_dir or MANIFEST_DIR
+
+
+def table_names(directory: Path | None = None) -> list[str]:
+    """Every table with a manifest: the shipped ones in TABLES order, then others by name."""
+    present = {path.stem for path in (directory or manifest_dir()).glob("*.yaml")}
+    return [t for t in TABLES if t in present] + sorted(present - set(TABLES))
+
+
+def in_extract_order(tables: list[str]) -> list[str]:
+    """The given tables, the shipped ones in TABLES order first."""
+    return [t for t in TABLES if t in tables] + [t for t in tables if t not in TABLES]
 
 
 def manifest_for(table: str, directory: Path | None = None) -> TableManifest:

@@ -13,13 +13,14 @@ import os
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from etl.config import LOCAL_BQ_PROJECT, PROJECT_ROOT, state_dir
+from devstack.localproc import free_port
 from etl.errors import CardlakeError
-from etl.localproc import free_port, process_alive
+from etl.fileio import write_atomically
+from etl.lake.lease import process_alive
+from etl.load.warehouse import endpoint_answers
+from etl.settings import LOCAL_BQ_PROJECT, LOCAL_ENV_FILES, settings, state_dir
 
 DEFAULT_PORT = 19050
 
@@ -34,7 +35,7 @@ def upload_staging_dir(base: Path | None = None) -> Path:
 
 
 def _venv() -> Path:
-    return Path(os.environ.get("CARDLAKE_BQEMU_VENV", PROJECT_ROOT / ".venv-bqemu"))
+    return settings().bqemu_venv
 
 
 def _state_file(base: Path) -> Path:
@@ -50,16 +51,7 @@ def _read_state(base: Path) -> dict[str, int] | None:
 
 
 def _ready(port: int) -> bool:
-    return _answers(f"http://127.0.0.1:{port}")
-
-
-def _answers(base_url: str) -> bool:
-    url = f"{base_url}/bigquery/v2/projects/{LOCAL_BQ_PROJECT}/datasets"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
+    return endpoint_answers(f"http://127.0.0.1:{port}")
 
 
 def _install_spatial(home: Path) -> None:
@@ -87,14 +79,7 @@ def _install_spatial(home: Path) -> None:
 
 
 def endpoint_url(base: Path | None = None) -> str:
-    """URL of the running emulator; fails fast (the client would retry for minutes)."""
-    explicit = os.environ.get("CARDLAKE_BQ_ENDPOINT")
-    if explicit:
-        if not _answers(explicit):
-            raise CardlakeError(
-                f"the BigQuery endpoint {explicit} (CARDLAKE_BQ_ENDPOINT) is not reachable"
-            )
-        return explicit
+    """URL of the running local emulator."""
     state = _read_state(base or emulator_dir())
     if state is None or not process_alive(state["pid"]):
         raise CardlakeError(
@@ -102,6 +87,11 @@ def endpoint_url(base: Path | None = None) -> str:
             "(or set CARDLAKE_BQ_PROJECT to use real BigQuery)"
         )
     return f"http://127.0.0.1:{state['port']}"
+
+
+def env_file(base: Path) -> Path:
+    """The settings file that points the warehouse client at this emulator (etl.settings)."""
+    return base.parent / LOCAL_ENV_FILES[1]
 
 
 def is_up(base: Path | None = None) -> bool:
@@ -114,6 +104,7 @@ def up(base: Path | None = None, port: int = DEFAULT_PORT) -> int:
     base = base or emulator_dir()
     state = _read_state(base)
     if state is not None and process_alive(state["pid"]) and _ready(state["port"]):
+        write_atomically(env_file(base), f"CARDLAKE_BQ_ENDPOINT=http://127.0.0.1:{state['port']}\n")
         return state["port"]
     binary = _venv() / "bin" / "bqemulator"
     if not binary.exists():
@@ -166,6 +157,7 @@ def up(base: Path | None = None, port: int = DEFAULT_PORT) -> int:
             )
         if _ready(port):
             _state_file(base).write_text(json.dumps({"pid": proc.pid, "port": port}))
+            write_atomically(env_file(base), f"CARDLAKE_BQ_ENDPOINT=http://127.0.0.1:{port}\n")
             return port
         time.sleep(0.2)
     proc.kill()
@@ -184,4 +176,5 @@ def down(base: Path | None = None) -> bool:
     if process_alive(state["pid"]):
         os.kill(state["pid"], signal.SIGKILL)
     _state_file(base).unlink(missing_ok=True)
+    env_file(base).unlink(missing_ok=True)
     return True

@@ -1,0 +1,1 @@
+"""Table manifests (the data contracts) and their loader: columns, keys, cursor, layout."""

@@ -1,0 +1,1 @@
+"""Checks before and after publishing: the data-quality gate and source reconciliation."""

@@ -1,0 +1,1 @@
+"""The lake: Parquet snapshots, their published pointer, bookmarks and per-table leases."""

@@ -1,0 +1,37 @@
+"""The resources a run uses, built from settings: the replica, the warehouse, keys, lake.
+
+Both entry points (the `cardlake` CLI and the Glue job script) build their RunContext
+here. Which systems answer is decided by settings alone: the local stack's `up` commands
+write its endpoints to env files that settings read, and a deployment sets CARDLAKE_*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from etl.extract.endpoint import source_endpoint
+from etl.lake.bookmarks import BookmarkStore
+from etl.load import warehouse
+from etl.pipeline import RunContext, new_run_id
+from etl.settings import lake_dir, warehouse_settings
+from masking.keys import key_provider
+
+
+def configured_warehouse() -> warehouse.Warehouse:
+    settings = warehouse_settings()
+    return warehouse.Warehouse(client=warehouse.client(settings), settings=settings)
+
+
+def run_context(spark: SparkSession, lake: Path | None = None) -> RunContext:
+    """A new run's context on the configured replica, warehouse, key provider and lake."""
+    return RunContext(
+        spark=spark,
+        source=source_endpoint(),
+        keys=key_provider(),
+        lake=lake or lake_dir(),
+        bookmarks=BookmarkStore(),
+        run_id=new_run_id(),
+        warehouse=configured_warehouse(),
+    )

@@ -1,0 +1,152 @@
+"""Settings: one typed object read from CARDLAKE_* environment variables.
+
+Precedence, highest first: the process environment, then the local stack's env files
+(`$CARDLAKE_HOME/stack.env`, `$CARDLAKE_HOME/warehouse.env`, written by `cardlake stack up`
+and `cardlake warehouse up`), then the defaults below. Production code reads endpoints from
+here only, so it never needs to know whether a local stack or Aurora/BigQuery answers them.
+Glue job arguments and CLI options override single fields per run (`RunOptions`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Package data, so an installed wheel deploys the same views as a checkout.
+SQL_DIR = Path(str(resources.files("warehouse_sql")))
+MARIADB_JDBC_JAR = Path("/usr/share/java/mariadb-java-client.jar")
+SOURCE_DATABASE = "cardissuer"
+BUSINESS_TIMEZONE = "Asia/Tokyo"
+LOCAL_BQ_PROJECT = "cardlake-local"
+ENV_PREFIX = "CARDLAKE_"
+# Written by the local stack's `up` commands (0600); read as if they were the environment.
+LOCAL_ENV_FILES = ("stack.env", "warehouse.env")
+
+
+class Settings(BaseSettings):
+    """Every CARDLAKE_* variable. `cardlake config show` prints them (secrets redacted)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, env_file_encoding="utf-8"
+    )
+
+    home: Path = Field(
+        PROJECT_ROOT / ".cardlake",
+        description="state directory: local servers, dev keys, the lake, builds",
+    )
+    lake_dir: Path | None = Field(None, description="the Parquet lake (default: $HOME/lake)")
+    bookmarks: str | None = Field(
+        None, description="bookmark store: a directory, s3:// or gs:// (default: $HOME/bookmarks)"
+    )
+    manifest_dir: Path | None = Field(
+        None, description="table manifests (default: the packaged etl/contracts/manifests)"
+    )
+    source_host: str | None = Field(
+        None, description="the read replica's host, e.g. an Aurora custom reader endpoint"
+    )
+    source_port: int = Field(3306, description="the read replica's port")
+    source_user: str = Field("etl", description="the ETL's read-only login")
+    source_password: SecretStr | None = Field(None, description="its password")
+    source_database: str = Field(SOURCE_DATABASE, description="the source schema")
+    bq_project: str | None = Field(
+        None, description="BigQuery project; unset: the local emulator at CARDLAKE_BQ_ENDPOINT"
+    )
+    bq_location: str | None = Field(None, description="BigQuery location, e.g. asia-northeast1")
+    bq_dataset_prefix: str = Field("", description="prefix of the raw/stg/mart/ops datasets")
+    bq_endpoint: str | None = Field(
+        None, description="BigQuery API endpoint (the local emulator's URL)"
+    )
+    key_provider: str = Field(
+        "file",
+        description="file, env, aws-secretsmanager:<secret-id> or gcp-secretmanager:<resource>",
+    )
+    keys: SecretStr | None = Field(None, description="the key document when key_provider=env")
+    key_file: Path | None = Field(
+        None, description="the dev key file (default: $HOME/keys/dev-keys.json)"
+    )
+    jdbc_jar: Path = Field(MARIADB_JDBC_JAR, description="MariaDB Connector/J jar")
+    masking_jar: Path | None = Field(
+        None, description="cardlake's masking UDF jar (default: masking/jvm/build)"
+    )
+    spark_master: str | None = Field(None, description="Spark master (default: local[*])")
+    spark_log_level: str = Field("ERROR", description="Spark's log level")
+    shuffle_partitions: int = Field(8, gt=0, description="spark.sql.shuffle.partitions")
+    bqemu_venv: Path = Field(
+        PROJECT_ROOT / ".venv-bqemu", description="the BigQuery emulator's venv (local stack)"
+    )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home.resolve()
+
+
+def settings() -> Settings:
+    """The effective settings now (read afresh: tests and the CLI change the environment)."""
+    home = Path(os.environ.get(f"{ENV_PREFIX}HOME", PROJECT_ROOT / ".cardlake"))
+    env_files = tuple(home / name for name in LOCAL_ENV_FILES)
+    return Settings(_env_file=env_files)  # type: ignore[call-arg]
+
+
+def state_dir() -> Path:
+    """Where local servers, keys, the lake and builds live (throwaway, git-ignored)."""
+    return settings().state_dir
+
+
+def lake_dir() -> Path:
+    current = settings()
+    return (current.lake_dir or current.state_dir / "lake").resolve()
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    project: str
+    location: str | None
+    raw_dataset: str
+    stg_dataset: str
+    mart_dataset: str
+    ops_dataset: str
+    api_endpoint: str | None  # the local emulator; None: Google's BigQuery API
+
+    @property
+    def use_emulator(self) -> bool:
+        return self.api_endpoint is not None
+
+    def with_dataset_prefix(self, prefix: str) -> WarehouseSettings:
+        """The same project with datasets <prefix>raw, <prefix>stg, <prefix>mart, <prefix>ops."""
+        return replace(
+            self,
+            raw_dataset=f"{prefix}raw",
+            stg_dataset=f"{prefix}stg",
+            mart_dataset=f"{prefix}mart",
+            ops_dataset=f"{prefix}ops",
+        )
+
+    @property
+    def datasets(self) -> dict[str, str]:
+        return {
+            "raw_dataset": self.raw_dataset,
+            "stg_dataset": self.stg_dataset,
+            "mart_dataset": self.mart_dataset,
+            "ops_dataset": self.ops_dataset,
+        }
+
+
+def warehouse_settings() -> WarehouseSettings:
+    """Real BigQuery when CARDLAKE_BQ_PROJECT is set, else the emulator at CARDLAKE_BQ_ENDPOINT."""
+    current = settings()
+    project = current.bq_project
+    return WarehouseSettings(
+        project=project or LOCAL_BQ_PROJECT,
+        location=current.bq_location,
+        raw_dataset="raw",
+        stg_dataset="stg",
+        mart_dataset="mart",
+        ops_dataset="ops",
+        api_endpoint=None if project else (current.bq_endpoint or ""),
+    ).with_dataset_prefix(current.bq_dataset_prefix)

@@ -1,0 +1,1 @@
+"""KPI views: deployment to BigQuery and their fixture tests."""
