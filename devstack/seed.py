@@ -258,40 +258,77 @@ def _choice(rng: np.random.Generator, values: list, size: int, p: list[float] | 
 
 
 def generate(spec: SeedSpec) -> dict[str, pd.DataFrame]:
+    """Every source table by name. One Generator feeds the tables in this order and each
+    table draws in a fixed order, so moving a call or a draw changes every table after it
+    (tests/test_seed.py pins the output)."""
     rng = np.random.default_rng(spec.seed)
-    start, end = spec.start_us, spec.end_us
-    catalog_ts = _timestamps(np.full(1, start - 400 * US_PER_DAY))[0]
-    tables: dict[str, pd.DataFrame] = {}
+    support_targets = _support_targets(spec)
+    card_designs = _card_designs(spec)
+    members = _members(rng, spec)
+    applications = _applications(rng, spec, members)
+    cards = _cards(rng, spec, applications, card_designs)
+    transactions = _transactions(rng, spec, cards)
+    statements = _statements(spec, transactions)
+    repayments = _repayments(rng, spec, statements)
+    return {
+        "support_targets": support_targets,
+        "card_designs": card_designs,
+        "members": members,
+        "applications": applications,
+        "cards": cards,
+        "transactions": transactions,
+        "statements": statements,
+        "repayments": repayments,
+    }
 
-    tables["support_targets"] = pd.DataFrame(
+
+def _micros(values: pd.Series) -> np.ndarray:
+    """Microseconds since the epoch of a column of datetimes or dates: a table is derived
+    from the columns of the tables before it, exactly, without their intermediate arrays."""
+    return np.asarray(pd.to_datetime(values).to_numpy().astype("datetime64[us]").astype(np.int64))
+
+
+def _catalog_created_at(spec: SeedSpec) -> pd.Timestamp:
+    """The catalog (support targets, card designs) exists well before the first member."""
+    return _timestamps(np.full(1, spec.start_us - 400 * US_PER_DAY))[0]
+
+
+def _support_targets(spec: SeedSpec) -> pd.DataFrame:
+    created = _catalog_created_at(spec)
+    return pd.DataFrame(
         {
             "support_target_id": np.arange(1, len(SUPPORT_TARGETS) + 1),
             "name": [t[0] for t in SUPPORT_TARGETS],
             "category": [t[1] for t in SUPPORT_TARGETS],
             "contribution_rate": [t[2] for t in SUPPORT_TARGETS],
-            "created_at": catalog_ts,
-            "updated_at": catalog_ts,
+            "created_at": created,
+            "updated_at": created,
         }
     )
-    design_brand = np.array([d[1] for d in CARD_DESIGNS], dtype=object)
-    tables["card_designs"] = pd.DataFrame(
+
+
+def _card_designs(spec: SeedSpec) -> pd.DataFrame:
+    created = _catalog_created_at(spec)
+    return pd.DataFrame(
         {
             "card_design_id": np.arange(1, len(CARD_DESIGNS) + 1),
             "name": [d[0] for d in CARD_DESIGNS],
-            "brand": design_brand,
+            "brand": np.array([d[1] for d in CARD_DESIGNS], dtype=object),
             "support_target_id": pd.array(
                 [None if d[2] is None else d[2] + 1 for d in CARD_DESIGNS], dtype="Int64"
             ),
             "annual_fee": [d[3] for d in CARD_DESIGNS],
-            "created_at": catalog_ts,
-            "updated_at": catalog_ts,
+            "created_at": created,
+            "updated_at": created,
         }
     )
 
-    # Members register over the window; signups grow towards the end (a growing app).
-    n = spec.members
+
+def _members(rng: np.random.Generator, spec: SeedSpec) -> pd.DataFrame:
+    """Members register over the window; signups grow towards the end (a growing app)."""
+    n, start, end = spec.members, spec.start_us, spec.end_us
     member_id = np.arange(1, n + 1)
-    reg_us = np.sort(start + (np.sqrt(rng.random(n)) * (end - start)).astype(np.int64))
+    registered_us = np.sort(start + (np.sqrt(rng.random(n)) * (end - start)).astype(np.int64))
     fam, giv = rng.integers(0, len(FAMILY), n), rng.integers(0, len(GIVEN), n)
     family, given = np.array(FAMILY, dtype=object), np.array(GIVEN, dtype=object)
     fam_kana, giv_kana = np.array(FAMILY_KANA, dtype=object), np.array(GIVEN_KANA, dtype=object)
@@ -301,6 +338,56 @@ def generate(spec: SeedSpec) -> dict[str, pd.DataFrame]:
     hi = np.array([PREFECTURES[i][1][1] for i in pref_idx])
     postal3 = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
     postal4 = rng.integers(0, 10_000, n)
+    phone = _phones(rng, n)
+    birth_days = rng.integers(
+        (dt.date(1950, 1, 1) - dt.date(1970, 1, 1)).days,
+        (dt.date(2006, 1, 1) - dt.date(1970, 1, 1)).days,
+        n,
+    )
+    gender = _choice(rng, ["F", "M", "X", None], n, [0.48, 0.48, 0.01, 0.03])
+    email_domain = _choice(rng, ["com", "jp", "net"], n)
+    address_line = [
+        f"{TOWNS[t]}{a}-{b}-{c}"
+        for t, a, b, c in zip(
+            rng.integers(0, len(TOWNS), n).tolist(),
+            rng.integers(1, 9, n).tolist(),
+            rng.integers(1, 30, n).tolist(),
+            rng.integers(1, 20, n).tolist(),
+            strict=True,
+        )
+    ]
+    registered = _timestamps(registered_us)
+    return pd.DataFrame(
+        {
+            "member_id": member_id,
+            "full_name": family[fam] + " " + given[giv],
+            "full_name_kana": fam_kana[fam] + " " + giv_kana[giv],
+            "email": [
+                f"{g}.{f}{i}@example.{d}"
+                for g, f, i, d in zip(
+                    giv_rom[giv].tolist(),
+                    fam_rom[fam].tolist(),
+                    member_id.tolist(),
+                    email_domain.tolist(),
+                    strict=True,
+                )
+            ],
+            "phone": phone,
+            "birth_date": pd.to_datetime(birth_days, unit="D").date,
+            "gender": gender,
+            "postal_code": [
+                f"{a:03d}-{b:04d}" for a, b in zip(postal3.tolist(), postal4.tolist(), strict=True)
+            ],
+            "prefecture": [PREFECTURES[i][0] for i in pref_idx.tolist()],
+            "address_line": address_line,
+            "created_at": registered,
+            "updated_at": registered,
+        }
+    )
+
+
+def _phones(rng: np.random.Generator, n: int) -> pd.Series:
+    """Mobile numbers (070/080/090); a few members leave the field empty."""
     phone = pd.Series(
         [
             f"0{p}0-{a:04d}-{b:04d}"
@@ -314,59 +401,23 @@ def generate(spec: SeedSpec) -> dict[str, pd.DataFrame]:
         dtype=object,
     )
     phone[rng.random(n) < 0.03] = None
-    birth_days = rng.integers(
-        (dt.date(1950, 1, 1) - dt.date(1970, 1, 1)).days,
-        (dt.date(2006, 1, 1) - dt.date(1970, 1, 1)).days,
-        n,
-    )
-    gender = _choice(rng, ["F", "M", "X", None], n, [0.48, 0.48, 0.01, 0.03])
-    reg_ts = _timestamps(reg_us)
-    tables["members"] = pd.DataFrame(
-        {
-            "member_id": member_id,
-            "full_name": family[fam] + " " + given[giv],
-            "full_name_kana": fam_kana[fam] + " " + giv_kana[giv],
-            "email": [
-                f"{g}.{f}{i}@example.{d}"
-                for g, f, i, d in zip(
-                    giv_rom[giv].tolist(),
-                    fam_rom[fam].tolist(),
-                    member_id.tolist(),
-                    _choice(rng, ["com", "jp", "net"], n).tolist(),
-                    strict=True,
-                )
-            ],
-            "phone": phone,
-            "birth_date": pd.to_datetime(birth_days, unit="D").date,
-            "gender": gender,
-            "postal_code": [
-                f"{a:03d}-{b:04d}" for a, b in zip(postal3.tolist(), postal4.tolist(), strict=True)
-            ],
-            "prefecture": [PREFECTURES[i][0] for i in pref_idx.tolist()],
-            "address_line": [
-                f"{TOWNS[t]}{a}-{b}-{c}"
-                for t, a, b, c in zip(
-                    rng.integers(0, len(TOWNS), n).tolist(),
-                    rng.integers(1, 9, n).tolist(),
-                    rng.integers(1, 30, n).tolist(),
-                    rng.integers(1, 20, n).tolist(),
-                    strict=True,
-                )
-            ],
-            "created_at": reg_ts,
-            "updated_at": reg_ts,
-        }
-    )
+    return phone
 
-    # Credit screening: every member applies once, shortly after registering.
-    # Nothing is dated after end_date: a source never holds rows from the future.
-    applied_us = np.minimum(reg_us + rng.integers(0, 2 * US_PER_DAY, n), end - 1)
+
+def _applications(rng: np.random.Generator, spec: SeedSpec, members: pd.DataFrame) -> pd.DataFrame:
+    """Credit screening: every member applies once, shortly after registering.
+    Nothing is dated after end_date: a source never holds rows from the future."""
+    end = spec.end_us
+    member_id = members["member_id"].to_numpy()
+    n = len(member_id)
+    applied_us = np.minimum(
+        _micros(members["created_at"]) + rng.integers(0, 2 * US_PER_DAY, n), end - 1
+    )
     decision_delay = (rng.exponential(0.8, n) * US_PER_DAY).astype(np.int64) + 600_000_000
     decided_us = applied_us + decision_delay
     outcome = _choice(rng, ["approved", "rejected"], n, [0.70, 0.30])
     pending = decided_us >= end
     status = np.where(pending, "pending", outcome).astype(object)
-    approved = status == "approved"
     design_id = (
         rng.choice(len(CARD_DESIGNS), size=n, p=[0.2, 0.15, 0.08, 0.12, 0.1, 0.06, 0.12, 0.1, 0.07])
         + 1
@@ -377,75 +428,90 @@ def generate(spec: SeedSpec) -> dict[str, pd.DataFrame]:
     reasons = _choice(
         rng, ["insufficient_income", "credit_history", "identity_unverified"], n, [0.5, 0.4, 0.1]
     )
-    app_updated = np.where(pending, applied_us, decided_us)
-    tables["applications"] = pd.DataFrame(
+    channel = _choice(rng, ["app", "web"], n, [0.8, 0.2])
+    employment_type = _choice(
+        rng,
+        ["employee", "self_employed", "part_time", "student", "other"],
+        n,
+        [0.55, 0.12, 0.18, 0.1, 0.05],
+    )
+    annual_income = rng.lognormal(15.2, 0.5, n) // 10_000 * 10_000
+    return pd.DataFrame(
         {
             "application_id": member_id,
             "member_id": member_id,
             "requested_card_design_id": design_id,
-            "channel": _choice(rng, ["app", "web"], n, [0.8, 0.2]),
-            "employment_type": _choice(
-                rng,
-                ["employee", "self_employed", "part_time", "student", "other"],
-                n,
-                [0.55, 0.12, 0.18, 0.1, 0.05],
-            ),
-            "annual_income": (rng.lognormal(15.2, 0.5, n) // 10_000 * 10_000)
-            .astype(np.int64)
-            .astype(str),
+            "channel": channel,
+            "employment_type": employment_type,
+            "annual_income": annual_income.astype(np.int64).astype(str),
             "applied_at": _timestamps(applied_us),
             "status": status,
             "decided_at": _timestamps(decided_us).where(~pending),
-            "credit_limit": pd.Series(limits).where(approved),
+            "credit_limit": pd.Series(limits).where(status == "approved"),
             "rejection_reason": pd.Series(reasons).where(status == "rejected"),
             "created_at": _timestamps(applied_us),
-            "updated_at": _timestamps(app_updated),
+            "updated_at": _timestamps(np.where(pending, applied_us, decided_us)),
         }
     )
 
-    # Cards are issued a few days after approval and most are activated within 30 days.
-    issued_us = decided_us + rng.integers(US_PER_DAY, 5 * US_PER_DAY, n)
-    has_card = approved & (issued_us < end)
-    c_member = member_id[has_card]
-    c_issued = issued_us[has_card]
-    m = len(c_member)
-    activation = c_issued + (rng.exponential(6, m) * US_PER_DAY).astype(np.int64)
+
+def _cards(
+    rng: np.random.Generator,
+    spec: SeedSpec,
+    applications: pd.DataFrame,
+    card_designs: pd.DataFrame,
+) -> pd.DataFrame:
+    """Cards are issued a few days after approval and most are activated within 30 days."""
+    end = spec.end_us
+    # One issue delay per application, approved or not: the draw's size is part of the data.
+    issue_delay = rng.integers(US_PER_DAY, 5 * US_PER_DAY, len(applications))
+    approved = (applications["status"] == "approved").to_numpy()
+    issue_us = _micros(applications["decided_at"][approved]) + issue_delay[approved]
+    # Approved too close to end_date: the card is not issued yet.
+    in_window = issue_us < end
+    issued = applications[approved][in_window]
+    issued_us = issue_us[in_window]
+    m = len(issued)
+    activation = issued_us + (rng.exponential(6, m) * US_PER_DAY).astype(np.int64)
     activated = (rng.random(m) < 0.85) & (activation < end)
-    c_design = design_id[has_card]
-    brands = design_brand[c_design - 1]
-    issued_date = pd.to_datetime(c_issued, unit="us")
-    card_status = np.where(activated, "active", "issued").astype(object)
-    card_updated = np.where(activated, activation, c_issued)
-    card_id = np.arange(1, m + 1)
-    tables["cards"] = pd.DataFrame(
+    design_id = issued["requested_card_design_id"].to_numpy()
+    brands = card_designs.set_index("card_design_id")["brand"].loc[design_id].to_numpy()
+    pans = make_pans(rng, brands)
+    cvv = [f"{v:03d}" for v in rng.integers(0, 1000, m).tolist()]
+    issued_date = pd.to_datetime(issued_us, unit="us")
+    return pd.DataFrame(
         {
-            "card_id": card_id,
-            "member_id": c_member,
-            "application_id": c_member,
-            "card_design_id": c_design,
-            "pan": make_pans(rng, brands),
-            "cvv": [f"{v:03d}" for v in rng.integers(0, 1000, m).tolist()],
+            "card_id": np.arange(1, m + 1),
+            "member_id": issued["member_id"].to_numpy(),
+            "application_id": issued["application_id"].to_numpy(),
+            "card_design_id": design_id,
+            "pan": pans,
+            "cvv": cvv,
             "expiry_month": issued_date.month,
             "expiry_year": issued_date.year + 5,
-            "status": card_status,
-            "issued_at": _timestamps(c_issued),
+            "status": np.where(activated, "active", "issued").astype(object),
+            "issued_at": _timestamps(issued_us),
             "activated_at": _timestamps(activation).where(activated),
-            "created_at": _timestamps(c_issued),
-            "updated_at": _timestamps(card_updated),
+            "created_at": _timestamps(issued_us),
+            "updated_at": _timestamps(np.where(activated, activation, issued_us)),
         }
     )
 
-    # Spending: a per-card rate (heavy and light users), uniform over the active span.
-    act_cards = np.flatnonzero(activated)
-    span = end - activation[act_cards]
-    rate = rng.gamma(1.5, 0.5, len(act_cards))  # transactions per day
+
+def _transactions(rng: np.random.Generator, spec: SeedSpec, cards: pd.DataFrame) -> pd.DataFrame:
+    """Spending: a per-card rate (heavy and light users), uniform over the active span."""
+    active = cards[cards["activated_at"].notna()]
+    activation = _micros(active["activated_at"])
+    span = spec.end_us - activation
+    rate = rng.gamma(1.5, 0.5, len(active))  # transactions per day
     counts = rng.poisson(rate * span / US_PER_DAY)
-    t_card_idx = np.repeat(act_cards, counts)
-    t_us = np.repeat(activation[act_cards], counts) + (
-        rng.random(len(t_card_idx)) * np.repeat(span, counts)
+    card_idx = np.repeat(np.arange(len(active)), counts)
+    t_us = np.repeat(activation, counts) + (
+        rng.random(len(card_idx)) * np.repeat(span, counts)
     ).astype(np.int64)
+    # Ids follow time, ties in card order.
     order = np.argsort(t_us, kind="stable")
-    t_card_idx, t_us = t_card_idx[order], t_us[order]
+    card_idx, t_us = card_idx[order], t_us[order]
     k = len(t_us)
     merchant_idx = rng.integers(0, len(MERCHANTS), k)
     typical = np.array([mm[2] for mm in MERCHANTS])[merchant_idx]
@@ -453,27 +519,23 @@ def generate(spec: SeedSpec) -> dict[str, pd.DataFrame]:
     txn_type = _choice(
         rng, ["capture", "decline", "refund", "authorization"], k, [0.88, 0.06, 0.03, 0.03]
     )
-    tables["transactions"] = pd.DataFrame(
+    memo = _memos(rng, k)
+    return pd.DataFrame(
         {
             "transaction_id": np.arange(1, k + 1),
-            "card_id": card_id[t_card_idx],
-            "member_id": c_member[t_card_idx],
+            "card_id": active["card_id"].to_numpy()[card_idx],
+            "member_id": active["member_id"].to_numpy()[card_idx],
             "txn_type": txn_type,
             "amount": amount.astype(str),
             "currency": "JPY",
             "merchant_name": np.array([mm[0] for mm in MERCHANTS], dtype=object)[merchant_idx],
             "mcc": np.array([mm[1] for mm in MERCHANTS], dtype=object)[merchant_idx],
-            "memo": _memos(rng, k),
+            "memo": memo,
             "transacted_at": _timestamps(t_us),
             "created_at": _timestamps(t_us),
             "updated_at": _timestamps(t_us),
         }
     )
-
-    statements = _statements(tables["transactions"], t_us, txn_type, amount, spec)
-    tables["statements"] = statements
-    tables["repayments"] = _repayments(rng, statements, spec)
-    return tables
 
 
 def _memos(rng: np.random.Generator, k: int) -> pd.Series:
@@ -510,16 +572,16 @@ def _month_floor(us: np.ndarray) -> np.ndarray:
     )
 
 
-def _statements(
-    txns: pd.DataFrame, t_us: np.ndarray, txn_type: np.ndarray, amount: np.ndarray, spec: SeedSpec
-) -> pd.DataFrame:
+def _statements(spec: SeedSpec, transactions: pd.DataFrame) -> pd.DataFrame:
     """One statement per card and closed month: captures minus refunds of that month."""
+    txn_type = transactions["txn_type"].to_numpy()
+    amount = transactions["amount"].to_numpy().astype(np.int64)
     signed = np.where(txn_type == "capture", amount, np.where(txn_type == "refund", -amount, 0))
     frame = pd.DataFrame(
         {
-            "card_id": txns["card_id"].to_numpy(),
-            "member_id": txns["member_id"].to_numpy(),
-            "month": _month_floor(t_us),
+            "card_id": transactions["card_id"].to_numpy(),
+            "member_id": transactions["member_id"].to_numpy(),
+            "month": _month_floor(_micros(transactions["transacted_at"])),
             "billed": signed,
         }
     )
@@ -553,18 +615,11 @@ def _statements(
     )
 
 
-def _repayments(rng: np.random.Generator, statements: pd.DataFrame, spec: SeedSpec) -> pd.DataFrame:
+def _repayments(rng: np.random.Generator, spec: SeedSpec, statements: pd.DataFrame) -> pd.DataFrame:
     """Most pay in full by the due date, some pay late, some not at all (delinquency)."""
     s = len(statements)
-    due_us = (
-        pd.to_datetime(statements["due_date"]).to_numpy().astype("datetime64[us]").astype(np.int64)
-    )
-    closing_us = (
-        pd.to_datetime(statements["closing_date"])
-        .to_numpy()
-        .astype("datetime64[us]")
-        .astype(np.int64)
-    )
+    due_us = _micros(statements["due_date"])
+    closing_us = _micros(statements["closing_date"])
     behaviour = rng.random(s)
     on_time = behaviour < 0.86
     late = (behaviour >= 0.86) & (behaviour < 0.94)
