@@ -78,6 +78,7 @@ class RunContext:
     bookmarks: BookmarkStore
     run_id: str
     warehouse: Warehouse | None = None  # None: extract and publish only (no load)
+    report: Callable[[str], None] = lambda message: None  # progress lines, for the CLI
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,7 +297,9 @@ def run_table(context: RunContext, table: str, options: RunOptions = RunOptions(
     target = context.warehouse
     manifest = manifest_for(table)
     with table_lease(context.lake, table, context.run_id):
+        context.report(f"{table}: reading the replica, masking, writing Parquet")
         extracted = _extract_and_publish_leased(context, manifest, options)
+        context.report(f"{table}: loading BigQuery")
         raw = raw_table(manifest, extracted.source_types)
         loaded = warehouse.load_snapshot(target.client, target.settings, extracted.snapshot, raw)
         reconciled = reconcile(

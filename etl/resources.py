@@ -7,6 +7,7 @@ write its endpoints to env files that settings read, and a deployment sets CARDL
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -24,7 +25,11 @@ def configured_warehouse() -> warehouse.Warehouse:
     return warehouse.Warehouse(client=warehouse.client(settings), settings=settings)
 
 
-def run_context(spark: SparkSession, lake: Path | None = None) -> RunContext:
+def run_context(
+    spark: SparkSession,
+    lake: Path | None = None,
+    report: Callable[[str], None] | None = None,
+) -> RunContext:
     """A new run's context on the configured replica, warehouse, key provider and lake."""
     return RunContext(
         spark=spark,
@@ -34,4 +39,5 @@ def run_context(spark: SparkSession, lake: Path | None = None) -> RunContext:
         bookmarks=BookmarkStore(),
         run_id=new_run_id(),
         warehouse=configured_warehouse(),
+        **({"report": report} if report else {}),
     )

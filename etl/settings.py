@@ -88,9 +88,32 @@ class Settings(BaseSettings):
 
 def settings() -> Settings:
     """The effective settings now (read afresh: tests and the CLI change the environment)."""
+    return Settings(_env_file=_local_env_files())  # type: ignore[call-arg]
+
+
+def _local_env_files() -> tuple[Path, ...]:
     home = Path(os.environ.get(f"{ENV_PREFIX}HOME", PROJECT_ROOT / ".cardlake"))
-    env_files = tuple(home / name for name in LOCAL_ENV_FILES)
-    return Settings(_env_file=env_files)  # type: ignore[call-arg]
+    return tuple(home / name for name in LOCAL_ENV_FILES)
+
+
+def effective_settings() -> list[tuple[str, str, str]]:
+    """(variable, value, where it came from) for every setting; secrets show as ******."""
+    from dotenv import dotenv_values
+
+    current = settings()
+    files = [(path.name, dotenv_values(path)) for path in _local_env_files() if path.exists()]
+    rows = []
+    for name in Settings.model_fields:
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        value = getattr(current, name)
+        shown = "(unset)" if value is None else str(value)  # SecretStr prints as **********
+        origin = "default"
+        if variable in os.environ:
+            origin = "environment"
+        else:
+            origin = next((f for f, values in files if variable in values), origin)
+        rows.append((variable, shown, origin))
+    return rows
 
 
 def state_dir() -> Path:

@@ -269,7 +269,7 @@ def test_paused_replication_is_reported_and_never_skipped_past(
         )
         time.sleep(SAFETY_LAG.total_seconds() + 0.5)
         paused = _run(spark, test_keys, env)
-        assert paused.replication == "SQL thread stopped"
+        assert paused.window.replication == "SQL thread stopped"
         assert paused.kind == "incremental"
         _, rows = warehouse.query_rows(
             bq,
@@ -282,6 +282,6 @@ def test_paused_replication_is_reported_and_never_skipped_past(
     stack.wait_for_replica()
     time.sleep(SAFETY_LAG.total_seconds() + 0.5)
     resumed = _run(spark, test_keys, env)
-    assert resumed.replication == "running"
+    assert resumed.window.replication == "running"
     _assert_warehouse_equals_source(bq)
     _primary(f"DELETE FROM {TABLE} WHERE repayment_id >= %s", (next_id,))

@@ -1,0 +1,132 @@
+"""`cardlake scan` and `cardlake keys`: the masking promise, checked and kept."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cardlake.cli.output import print_table
+from cardlake.cli.params import positive_int
+from etl.errors import CardlakeError, Finding
+
+keys_app = typer.Typer(help="Show, rotate or retire the local dev token keys.")
+
+
+def scan(
+    path: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Parquet datasets", show_default="every published snapshot's runs"),
+    ] = None,
+) -> None:
+    """Count rows holding a Luhn-valid PAN in Parquet (never prints them; exit 1 on a hit)."""
+    from etl.lake.snapshot import current_snapshots
+    from etl.settings import lake_dir
+
+    missing = [str(p) for p in path or [] if not p.exists()]
+    if missing:
+        raise CardlakeError(f"nothing to scan at {', '.join(missing)}: no such file or directory")
+    # Every run the published snapshots are made of, not only their newest.
+    published = [
+        str(Path(s.path).parent / run)
+        for s in current_snapshots(lake_dir())
+        for run in s.base_runs or (s.run_id,)
+    ]
+    paths = [str(p) for p in path or []] or published
+    if not paths:
+        raise CardlakeError(f"nothing to scan: no published snapshot under {lake_dir()}")
+    scan_paths(paths)
+
+
+def scan_paths(paths: list[str]) -> None:
+    """Print per-dataset counts of rows holding a Luhn-valid PAN; any hit is a finding."""
+    from etl.spark import build_session
+    from masking.freetext import count_pans
+
+    spark = build_session("cardlake-scan")
+    rows, total = [], 0
+    for path in paths:
+        try:
+            frame = spark.read.option("recursiveFileLookup", "true").parquet(path)
+        except Exception:  # Spark's analysis errors: no Parquet there, or not Parquet
+            raise CardlakeError(
+                f"cannot read {path} as Parquet (no Parquet files there?)"
+            ) from None
+        counts = count_pans(frame)
+        hits = sum(counts.values())
+        total += hits
+        rows.append((path, len(counts), hits))
+    print_table(["parquet dataset", "string columns", "rows with a PAN"], rows)
+    if total:
+        raise Finding(f"{total} row(s) with a Luhn-valid PAN found (counts only shown)")
+    print(f"no Luhn-valid PAN in {len(paths)} Parquet datasets")
+
+
+class KeyName(StrEnum):
+    pan = "pan"
+    pii = "pii"
+
+
+def _local_key_document() -> tuple[Path, dict[str, Any]]:
+    from etl.settings import settings
+    from masking import keys
+
+    if settings().key_provider != "file":
+        raise CardlakeError(
+            "keys are managed in the configured secret store; `cardlake keys` edits the "
+            "local dev key file only"
+        )
+    path = keys.local_key_file()
+    return path, keys.load_or_create_key_file(path)
+
+
+def _print_keys(path: Path, document: dict[str, Any]) -> None:
+    from masking import keys
+
+    print_table(["key", "current", "versions"], keys.describe(document))
+    if document.get("dev_only"):
+        print(f"{path} is a dev-only key file: production keys live in a secret store")
+
+
+@keys_app.command("show")
+def keys_show() -> None:
+    """Each key's current and kept versions (never the key material)."""
+    _print_keys(*_local_key_document())
+
+
+@keys_app.command("rotate")
+def keys_rotate(name: Annotated[KeyName, typer.Option(help="the key to rotate")]) -> None:
+    """Add a new version and make it current; old versions stay until retired."""
+    from masking import keys
+
+    path, document = _local_key_document()
+    version = keys.rotate(document, name.value)
+    keys.save_key_file(path, document)
+    print(
+        f"{name.value} is now v{version}: the next run of each table whose tokens use it "
+        "re-tokenizes every row from the source (`cardlake run --all`)"
+    )
+    _print_keys(path, document)
+
+
+@keys_app.command("retire")
+def keys_retire(
+    name: Annotated[KeyName, typer.Option(help="the key")],
+    version: Annotated[
+        int, typer.Option(parser=positive_int, metavar="N", help="the version to delete")
+    ],
+) -> None:
+    """Delete an old version's material, once no snapshot or warehouse table holds its tokens."""
+    from etl.key_usage import check_unused
+    from etl.settings import lake_dir, warehouse_settings
+    from masking import keys
+
+    path, document = _local_key_document()
+    keys.check_retirable(document, name.value, version)
+    check_unused(name.value, version, lake_dir(), warehouse_settings())
+    keys.retire(document, name.value, version)
+    keys.save_key_file(path, document)
+    print(f"{name.value} v{version} retired (material deleted)")
+    _print_keys(path, document)
