@@ -87,6 +87,7 @@ def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[obj
     from etl.contracts.manifest import manifest_for
     from etl.extract.endpoint import source_endpoint
     from etl.extract.source import (
+        ReadPlan,
         extract_table,
         plan_window,
         profile_window,
@@ -106,7 +107,12 @@ def masked_vs_unmasked(spark: SparkSession, members: int) -> tuple[list[list[obj
         key_range = profile_window(endpoint, manifest, window, columns).keys
 
         def job(masked: bool) -> None:
-            df = extract_table(spark, endpoint, manifest, 4, window, columns, key_range)
+            df = extract_table(
+                spark,
+                endpoint,
+                manifest,
+                ReadPlan(window=window, columns=columns, keys=key_range),
+            )
             if masked:
                 df = to_masked(df, manifest, keys, as_of=pd.Timestamp.now().date())
             target = Path(out) / ("masked" if masked else "copy")

@@ -83,6 +83,7 @@ def _spark_extract(spark: Any) -> tuple[Any, Any]:
     from etl.contracts.manifest import manifest_for
     from etl.extract.endpoint import source_endpoint
     from etl.extract.source import (
+        ReadPlan,
         extract_table,
         plan_window,
         profile_window,
@@ -94,15 +95,19 @@ def _spark_extract(spark: Any) -> tuple[Any, Any]:
     window = plan_window(endpoint, manifest, None, dt.timedelta(0), dt.timedelta(0))
     columns = source_columns(endpoint, manifest.table)
     keys = profile_window(endpoint, manifest, window, columns).keys
-    return extract_table(spark, endpoint, manifest, 4, window, columns, keys), manifest
+    return extract_table(
+        spark, endpoint, manifest, ReadPlan(window=window, columns=columns, keys=keys)
+    ), manifest
 
 
 def _spark_write(df: Any, manifest: Any, out: Path) -> int:
     """Written as the job writes its snapshots (flat files, business_date a column, zstd)."""
-    from etl.lake.snapshot import write_snapshot
+    from etl.lake.snapshot import LakeRun, write_snapshot
     from etl.transforms import with_business_date
 
-    return write_snapshot(with_business_date(df, manifest), out, manifest.table, "bench").rows
+    return write_snapshot(
+        with_business_date(df, manifest), LakeRun(out, manifest.table, "bench")
+    ).rows
 
 
 def run_variant(name: str, out: Path) -> dict[str, Any]:

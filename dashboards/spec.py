@@ -180,6 +180,20 @@ def load_dashboards(directory: Path = DASHBOARD_DIR) -> list[Dashboard]:
     return dashboards
 
 
+def _item_problems(where: str, item: Tile | Chart, view_columns: dict[str, list[str]]) -> list[str]:
+    if not item.view.startswith(("kpi_", "mart_")):
+        return [f"{where}: reads {item.view}; dashboards read kpi_/mart_ views only"]
+    if item.view not in view_columns:
+        return [f"{where}: view {item.view} is not in warehouse_sql/"]
+    problems = []
+    for column in item.columns:
+        if column.endswith(MASKED_SUFFIXES):
+            problems.append(f"{where}: column {column} is a masked column")
+        elif column not in view_columns[item.view]:
+            problems.append(f"{where}: column {column} is not in view {item.view}")
+    return problems
+
+
 def check_against_views(
     dashboards: list[Dashboard], view_columns: dict[str, list[str]]
 ) -> list[str]:
@@ -187,23 +201,11 @@ def check_against_views(
     problems = []
     for dashboard in dashboards:
         for page in dashboard.pages:
-            for kind, item in [("tile", t) for t in page.tiles] + [
-                ("chart", c) for c in page.charts
-            ]:
+            items: list[tuple[str, Tile | Chart]] = [("tile", t) for t in page.tiles]
+            items += [("chart", c) for c in page.charts]
+            for kind, item in items:
                 where = f"dashboard {dashboard.name}, page {page.title!r}, {kind} {item.title!r}"
-                if not item.view.startswith(("kpi_", "mart_")):
-                    problems.append(
-                        f"{where}: reads {item.view}; dashboards read kpi_/mart_ views only"
-                    )
-                    continue
-                if item.view not in view_columns:
-                    problems.append(f"{where}: view {item.view} is not in warehouse_sql/")
-                    continue
-                for column in item.columns:
-                    if column.endswith(MASKED_SUFFIXES):
-                        problems.append(f"{where}: column {column} is a masked column")
-                    elif column not in view_columns[item.view]:
-                        problems.append(f"{where}: column {column} is not in view {item.view}")
+                problems += _item_problems(where, item, view_columns)
         for alias, view in dashboard.looker_data_sources.items():
             if view not in dashboard.views:
                 problems.append(

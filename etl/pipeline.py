@@ -23,6 +23,7 @@ from etl.errors import Finding
 from etl.extract.endpoint import Endpoint
 from etl.extract.source import (
     ExtractWindow,
+    ReadPlan,
     extract_table,
     guard_replica,
     plan_window,
@@ -34,6 +35,7 @@ from etl.gate.reconcile import LoadedScope, Reconciliation, reconcile
 from etl.lake.bookmarks import Bookmark, BookmarkStore
 from etl.lake.lease import table_lease
 from etl.lake.snapshot import (
+    LakeRun,
     Snapshot,
     current,
     discard_data,
@@ -220,15 +222,10 @@ def _extract_and_publish(
     # Counted before the read: a row updated meanwhile leaves the window either way, and
     # the gate's count check then fails the run rather than let it go unnoticed.
     profile = profile_window(endpoint, manifest, window, columns)
-    source = extract_table(
-        context.spark,
-        endpoint,
-        manifest,
-        options.num_partitions,
-        window,
-        columns,
-        profile.keys,
+    plan = ReadPlan(
+        window=window, columns=columns, keys=profile.keys, num_partitions=options.num_partitions
     )
+    source = extract_table(context.spark, endpoint, manifest, plan)
     source, unparsed = with_unparsed_counts(source, manifest)
     masked, k_report = with_k_anonymity(
         to_masked(source, manifest, keys, as_of=extracted_at.date()), manifest
@@ -239,9 +236,7 @@ def _extract_and_publish(
     preload_great_expectations()
     snapshot = write_snapshot(
         checks.observed(with_run_metadata(dated, context.run_id, extracted_at)),
-        context.lake,
-        table,
-        context.run_id,
+        LakeRun(context.lake, table, context.run_id),
         "full" if window.full else "incremental",
         tokens,
     )

@@ -261,20 +261,25 @@ def jdbc_url(endpoint: Endpoint) -> str:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReadPlan:
+    """What one read covers and how it is split into parallel JDBC connections."""
+
+    window: ExtractWindow
+    columns: dict[str, SourceColumn]
+    keys: KeyRange  # the window's primary-key range, from its profile
+    num_partitions: int = 4
+    fetch_size: int = 10_000
+
+
 def extract_table(
-    spark: SparkSession,
-    endpoint: Endpoint,
-    manifest: TableManifest,
-    num_partitions: int,
-    window: ExtractWindow,
-    columns: dict[str, SourceColumn],
-    keys: KeyRange,
-    fetch_size: int = 10_000,
+    spark: SparkSession, endpoint: Endpoint, manifest: TableManifest, plan: ReadPlan
 ) -> DataFrame:
     """Read the manifest's selected columns of the window in parallel key ranges.
 
     The fail-closed classification and dialect checks run first, before any row is read.
     """
+    window, columns, keys = plan.window, plan.columns, plan.keys
     check_source_columns(manifest, list(columns))
     url = jdbc_url(endpoint)
     check_jdbc_dialect(spark, url)
@@ -289,7 +294,7 @@ def extract_table(
             "dbtable",
             f"(SELECT {selected} FROM `{manifest.table}` WHERE {window.predicate()}) AS src",
         )
-        .option("fetchsize", str(fetch_size))
+        .option("fetchsize", str(plan.fetch_size))
         .option("queryTimeout", str(STATEMENT_TIMEOUT_S))
     )
     key = manifest.primary_key[0]
@@ -301,7 +306,7 @@ def extract_table(
             reader.option("partitionColumn", key)
             .option("lowerBound", str(low))
             .option("upperBound", str(high))
-            .option("numPartitions", str(max(1, min(num_partitions, high - low))))
+            .option("numPartitions", str(max(1, min(plan.num_partitions, high - low))))
         )
     return with_temporal_types(reader.load(), columns)
 

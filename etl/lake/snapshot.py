@@ -66,11 +66,22 @@ def run_dir(lake: Path, table: str, run_id: str) -> Path:
     return table_dir(lake, table) / "runs" / run_id
 
 
+@dataclass(frozen=True)
+class LakeRun:
+    """One run of one table in a lake: where its files go."""
+
+    lake: Path
+    table: str
+    run_id: str
+
+    @property
+    def data_dir(self) -> Path:
+        return run_dir(self.lake, self.table, self.run_id)
+
+
 def write_snapshot(
     df: DataFrame,
-    lake: Path,
-    table: str,
-    run_id: str,
+    run: LakeRun,
     kind: str = "full",
     tokenization: dict[str, int] | None = None,
 ) -> Snapshot:
@@ -79,7 +90,7 @@ def write_snapshot(
     Files are flat, one per task, with business_date as a column: BigQuery partitions on
     load, and date directories would cost a sort or a shuffle of every row to save nothing.
     """
-    data_dir = run_dir(lake, table, run_id)
+    lake, table, run_id, data_dir = run.lake, run.table, run.run_id, run.data_dir
     (
         df.write.mode("errorifexists")
         .option("compression", "zstd")

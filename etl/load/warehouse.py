@@ -194,7 +194,8 @@ def load_snapshot(
                 f"{raw.name}: the warehouse layout changed since the last load; run this table "
                 "with --full-refresh to replace it"
             )
-        job_ids = _merge_snapshot(bq, settings, dataset, raw, table_id, snapshot.run_id, partitions)
+        target = Warehouse(client=bq, settings=settings)
+        job_ids = _merge_snapshot(target, dataset, raw, snapshot.run_id, partitions)
     return LoadResult(raw.name, job_ids, _row_count(bq, table_id, raw), partitions)
 
 
@@ -210,14 +211,14 @@ def _row_count(bq: bigquery.Client, table_id: str, raw: RawTable) -> int:
 
 
 def _merge_snapshot(
-    bq: bigquery.Client,
-    settings: WarehouseSettings,
+    target: Warehouse,
     dataset: ds.Dataset,
     raw: RawTable,
-    table_id: str,
     run_id: str,
     partitions: tuple[dt.date | None, ...],
 ) -> tuple[str, ...]:
+    bq, settings = target.client, target.settings
+    table_id = raw_table_id(settings, raw)
     staging_raw = replace(raw, partition_field=None, cluster_by=(), require_partition_filter=False)
     staging = staging_raw.table(
         f"{settings.project}.{settings.raw_dataset}._staging_{raw.name}_{run_id}"
