@@ -10,7 +10,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from etl.errors import CardlakeError
-from etl.settings import MARIADB_JDBC_JAR
+from etl.settings import settings
 from masking.jvm import jvm_masking, masking_jar
 
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
@@ -20,7 +20,7 @@ JAVA_OPTS = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{LOG4J_CONFIG}
 
 
 def jdbc_jar() -> str:
-    jar = os.environ.get("CARDLAKE_JDBC_JAR", str(MARIADB_JDBC_JAR))
+    jar = str(settings().jdbc_jar)
     if not os.path.exists(jar):
         raise CardlakeError(
             f"MariaDB JDBC driver not found at {jar}: run `make bootstrap` "
@@ -49,7 +49,7 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
         # Workers must run this interpreter, or they miss the project's packages.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.appName(app_name)
-        master = master or os.environ.get("CARDLAKE_SPARK_MASTER")
+        master = master or settings().spark_master
         if master:
             builder = builder.master(master)
         if (master or "local").startswith("local"):
@@ -73,7 +73,7 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
             .config("spark.ui.showConsoleProgress", "false")
             .config(
                 "spark.sql.shuffle.partitions",
-                os.environ.get("CARDLAKE_SHUFFLE_PARTITIONS", "8"),
+                str(settings().shuffle_partitions),
             )
             .getOrCreate()
         )
@@ -97,7 +97,7 @@ def configure(session: SparkSession) -> None:
     for direction in ("Write", "Read"):
         conf.set(f"spark.sql.parquet.datetimeRebaseModeIn{direction}", "CORRECTED")
         conf.set(f"spark.sql.parquet.int96RebaseModeIn{direction}", "CORRECTED")
-    session.sparkContext.setLogLevel(os.environ.get("CARDLAKE_SPARK_LOG_LEVEL", "ERROR"))
+    session.sparkContext.setLogLevel(settings().spark_log_level)
     # Under spark-submit the driver JVM is already running: pin its default zone too, so
     # JDBC DATETIME values keep their wall clock (a JVM zone != session zone shifts them).
     jvm = session.sparkContext._jvm

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from etl.contracts.manifest import NORMALIZERS
 from etl.errors import CardlakeError
+from etl.settings import settings
 from masking.keys import TokenKey
 from masking.reference import NORMALIZER_VERSION
 
@@ -31,7 +32,7 @@ PACKAGE = "cardlake.masking"
 
 def masking_jar() -> str:
     """The built UDF library; the job stops before any read when it is missing."""
-    jar = os.environ.get(JAR_ENV) or str(DEFAULT_JAR)
+    jar = str(settings().masking_jar or DEFAULT_JAR)
     if not os.path.isfile(jar):
         raise CardlakeError(
             f"masking UDF jar not found at {jar}: build it with `make jar` (needs a JDK's "

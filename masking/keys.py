@@ -13,7 +13,6 @@ Document shape: {"dev_only": bool, "keys": {"pan": {"current": 2, "versions": {"
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 from etl.errors import CardlakeError, optional_sdk
 from etl.fileio import write_atomically
+from etl.settings import settings
 
 KEY_NAMES = ("pan", "pii")
 MIN_KEY_BYTES = 32  # 256-bit keys: well above PCI's 128-bit effective strength
@@ -112,9 +112,8 @@ def save_key_file(path: Path, document: dict[str, Any]) -> None:
 
 
 def local_key_file() -> Path:
-    from etl.settings import state_dir
-
-    return Path(os.environ.get("CARDLAKE_KEY_FILE", state_dir() / "keys" / "dev-keys.json"))
+    current = settings()
+    return current.key_file or current.state_dir / "keys" / "dev-keys.json"
 
 
 def load_or_create_key_file(path: Path) -> dict[str, Any]:
@@ -144,13 +143,13 @@ def _cloud_secret(spec: str) -> str:
 
 
 def key_provider() -> DocumentKeyProvider:
-    spec = os.environ.get("CARDLAKE_KEY_PROVIDER", "file")
+    current = settings()
+    spec = current.key_provider
     if spec == "file":
         path = local_key_file()
         return DocumentKeyProvider(load_or_create_key_file(path), str(path))
     if spec == "env":
-        raw = os.environ.get("CARDLAKE_KEYS")
-        if not raw:
+        if current.keys is None:
             raise CardlakeError("CARDLAKE_KEY_PROVIDER=env but CARDLAKE_KEYS is not set")
-        return DocumentKeyProvider(json.loads(raw), "CARDLAKE_KEYS")
+        return DocumentKeyProvider(json.loads(current.keys.get_secret_value()), "CARDLAKE_KEYS")
     return DocumentKeyProvider(json.loads(_cloud_secret(spec)), spec)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from etl.errors import optional_sdk
 from etl.fileio import write_atomically
-from etl.settings import state_dir
+from etl.settings import settings
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,8 @@ class Bookmark:
 
 
 def bookmarks_uri() -> str:
-    return os.environ.get("CARDLAKE_BOOKMARKS", str(state_dir() / "bookmarks"))
+    current = settings()
+    return current.bookmarks or str(current.state_dir / "bookmarks")
 
 
 class BookmarkStore:
