@@ -14,8 +14,10 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from etl.errors import CardlakeError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Package data, so an installed wheel deploys the same views as a checkout.
@@ -88,7 +90,13 @@ class Settings(BaseSettings):
 
 def settings() -> Settings:
     """The effective settings now (read afresh: tests and the CLI change the environment)."""
-    return Settings(_env_file=_local_env_files())  # type: ignore[call-arg]
+    try:
+        return Settings(_env_file=_local_env_files())  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        raise CardlakeError(f"invalid setting: {problems}") from None
 
 
 def _local_env_files() -> tuple[Path, ...]:
