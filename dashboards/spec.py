@@ -4,14 +4,14 @@
     title: Executive KPIs
     owner: data-platform (cardlake)
     audience: management
-    looker_studio: {template_report_id: "", data_sources: {gmv: kpi_daily_gmv}}  # optional
+    looker_studio: {template_report_id: "", data_sources: {gmv: kpi_gmv_daily}}  # optional
     pages:
       - title: Overview
         tiles:
-          - {title: GMV, view: kpi_daily_gmv, date: business_date, metric: gmv_jpy,
+          - {title: GMV, view: kpi_gmv_daily, date: business_date, metric: gmv_jpy,
              aggregate: sum, period_days: 30, format: yen}
         charts:
-          - {title: Daily GMV, view: kpi_daily_gmv, type: line, x: business_date,
+          - {title: Daily GMV, view: kpi_gmv_daily, type: line, x: business_date,
              y: [gmv_jpy], series: null, filters: {}, date_range_days: 90, format: yen}
 
 Tiles aggregate the last `period_days` up to the newest date (sum, or ratio of sums) or

@@ -54,8 +54,15 @@ def test_renaming_a_view_column_fails_naming_dashboard_chart_and_column(
 ) -> None:
     sql_dir = tmp_path / "warehouse_sql"
     shutil.copytree(SQL_DIR, sql_dir)
-    view = sql_dir / "kpi_daily_gmv.sql"
-    view.write_text(view.read_text().replace("as gmv_jpy", "as gmv_yen"))
+    # The rename is complete in the view's SQL and its metadata; only the dashboard lags.
+    view = sql_dir / "marts" / "kpi_gmv_daily.sql"
+    select = "period_start as business_date,\n    gmv_jpy,"
+    assert select in view.read_text()
+    view.write_text(
+        view.read_text().replace(select, select.replace("gmv_jpy", "gmv_jpy as gmv_yen"))
+    )
+    metadata = view.with_suffix(".yaml")
+    metadata.write_text(metadata.read_text().replace("\n  gmv_jpy:", "\n  gmv_yen:"))
     bq = warehouse.client()
     settings = _schema_settings("renamed")
     sql_fixtures.load_inputs(bq, settings, {}, source_types)
@@ -63,19 +70,19 @@ def test_renaming_a_view_column_fails_naming_dashboard_chart_and_column(
     problems = check_against_views(DASHBOARDS, deployed_columns(bq, settings, sql_dir))
     assert (
         "dashboard executive, page 'This month at a glance', chart 'Daily GMV': "
-        "column gmv_jpy is not in view kpi_daily_gmv"
+        "column gmv_jpy is not in view kpi_gmv_daily"
     ) in problems
     assert (
         "dashboard executive, page 'This month at a glance', tile 'GMV': "
-        "column gmv_jpy is not in view kpi_daily_gmv"
+        "column gmv_jpy is not in view kpi_gmv_daily"
     ) in problems
 
 
 def test_masked_columns_and_lower_layers_are_refused() -> None:
-    columns = {"kpi_daily_gmv": ["business_date", "gmv_jpy"]}
+    columns = {"kpi_gmv_daily": ["business_date", "gmv_jpy"]}
     [dashboard] = [d for d in DASHBOARDS if d.name == "executive"]
     tile = Tile("Cards", "stg_cards", "issue_date", "sum", 30, "count", metric="card_id")
-    token = Tile("Tokens", "kpi_daily_gmv", "business_date", "sum", 30, "count", "pan_token")
+    token = Tile("Tokens", "kpi_gmv_daily", "business_date", "sum", 30, "count", "pan_token")
     page = dashboard.pages[0]
     broken = type(dashboard)(
         "broken", dashboard.path, "t", "o", "a", (type(page)("p", (tile, token), ()),)
@@ -109,8 +116,8 @@ def test_links_bind_the_template_to_the_configured_views(
         "type": "TABLE",
         "projectId": "acme-analytics",
         "datasetId": "mart",
-        "tableId": "kpi_daily_gmv",
-        "datasourceName": "cardlake kpi_daily_gmv",
+        "tableId": "kpi_gmv_daily",
+        "datasourceName": "cardlake kpi_gmv_daily",
     }
     spending = {
         k: v[0]

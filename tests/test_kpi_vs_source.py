@@ -394,7 +394,7 @@ def test_vintage_retention(view: ViewReader) -> None:
             expected[(cohort, offset)] = (size, members, _ratio(members, size))
     _assert_view(
         view,
-        "kpi_vintage_retention",
+        "kpi_vintage_retention_monthly",
         "signup_month, months_since_signup, cohort_members, active_members, retention_rate",
         expected,
     )
@@ -409,7 +409,7 @@ def test_daily_gmv_equals_the_source(view: ViewReader) -> None:
             "FROM transactions GROUP BY 1"
         )
     }
-    _assert_view(view, "kpi_daily_gmv", "business_date, gmv_jpy", expected)
+    _assert_view(view, "kpi_gmv_daily", "business_date, gmv_jpy", expected)
 
 
 def test_reconciliation_after_the_load_matches_every_partition(

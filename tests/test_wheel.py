@@ -4,6 +4,7 @@ the dashboards: SQL, manifests and assets travel as package data."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,9 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_an_installed_wheel_deploys_the_views_and_builds_the_dashboards(
     loaded_warehouse: LoadedWarehouse, tmp_path: Path
 ) -> None:
-    dist, venv = tmp_path / "dist", tmp_path / "venv"
+    dist, venv, source = tmp_path / "dist", tmp_path / "venv", tmp_path / "source"
+    # Built from a copy of the checkout's files (tracked or new, not ignored): an in-tree
+    # build would also package what an earlier build left in build/lib, such as moved views.
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
         check=True,
         capture_output=True,
         timeout=300,

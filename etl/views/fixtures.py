@@ -1,20 +1,20 @@
-"""SQL tests as data: fixture rows in, expected rows out, per view (warehouse_sql/tests/*.yaml).
+"""SQL tests as data: one fixture per view, rows in and the view's expected rows out
+(warehouse_sql/<layer>/<view>.fixture.yaml, next to the view's SQL).
 
     description: what the fixture exercises
     inputs:                         # raw tables by name, ops tables as ops.<name>
       transactions:
         - {transaction_id: 1, txn_type: capture, amount: 1000, business_date: 2026-05-01}
-    expected:
-      kpi_daily_gmv:
-        columns: [business_date, gmv_jpy]      # a kpi_ view must list all its columns
-        where: "business_date <= '2026-05-31'"  # optional
-        rows:
-          - [2026-05-01, 1000]
+    expected:                       # the rows of the view the file is named after
+      columns: [business_date, gmv_jpy]      # a kpi_ or mart_ view must list all its columns
+      where: "business_date <= '2026-05-31'"  # optional
+      rows:
+        - [2026-05-01, 1000]
 
-Columns an input row leaves out are NULL. Each fixture gets its own datasets
-(`fx_<fixture>_raw`, ...), the views it checks are deployed there with what they read,
-and each view's rows are compared as a multiset: YAML floats (ratios) to 1e-9, everything
-else exactly.
+Inputs name only tables the view reads (directly or through the views it reads); columns an
+input row leaves out are NULL. Each fixture gets its own datasets (`fx_<view>_raw`, ...), the
+view is deployed there with what it reads, and its rows are compared as a multiset: YAML
+floats (ratios) to 1e-9, everything else exactly.
 """
 
 from __future__ import annotations
@@ -38,9 +38,16 @@ from etl.load.opstables import OPS_TABLES, bigquery_schema
 from etl.load.raw_tables import SourceTypes, raw_table
 from etl.load.warehouse import ensure_datasets
 from etl.settings import SQL_DIR, WarehouseSettings
-from etl.views.deploy import deploy_views, view_columns, view_definitions, view_id
+from etl.views.deploy import (
+    FIXTURE_SUFFIX,
+    LAYERS,
+    ViewDefinition,
+    deploy_views,
+    view_columns,
+    view_definitions,
+    view_id,
+)
 
-FIXTURE_DIR = SQL_DIR / "tests"
 ARROW_TYPE = {
     "STRING": pa.string(),
     "BYTES": pa.binary(),
@@ -64,10 +71,11 @@ class ExpectedView:
 
 @dataclass(frozen=True)
 class Fixture:
-    name: str
+    name: str  # the view's name; it also names the fixture's datasets
     path: Path
     inputs: dict[str, list[dict[str, Any]]]
-    expected: list[ExpectedView]
+    expected: ExpectedView
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,22 +96,56 @@ class ViewCheck:
         return "\n".join(lines)
 
 
-def load_fixtures(directory: Path = FIXTURE_DIR) -> list[Fixture]:
-    fixtures = []
-    for path in sorted(directory.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text())
-        expected = [
-            ExpectedView(view, list(spec["columns"]), list(spec["rows"]), spec.get("where"))
-            for view, spec in doc["expected"].items()
-        ]
-        for check in expected:
-            bad = [r for r in check.rows if len(r) != len(check.columns)]
-            if bad:
-                raise CardlakeError(
-                    f"{path}: {check.view}: rows need {len(check.columns)} values, got {bad[0]}"
-                )
-        fixtures.append(Fixture(path.stem, path, doc.get("inputs") or {}, expected))
-    return fixtures
+def _expected(path: Path, view: str, spec: Any) -> ExpectedView:
+    if not isinstance(spec, dict) or not {"columns", "rows"} <= set(spec):
+        raise CardlakeError(f"{path}: expected needs columns and rows (and optionally where)")
+    check = ExpectedView(view, list(spec["columns"]), list(spec["rows"]), spec.get("where"))
+    bad = [r for r in check.rows if len(r) != len(check.columns)]
+    if bad:
+        raise CardlakeError(f"{path}: rows need {len(check.columns)} values, got {bad[0]}")
+    return check
+
+
+def load_fixture(path: Path, view: ViewDefinition, sql_dir: Path = SQL_DIR) -> Fixture:
+    doc = yaml.safe_load(path.read_text())
+    if not isinstance(doc, dict) or "expected" not in doc:
+        raise CardlakeError(f"{path}: a fixture has inputs and expected (and a description)")
+    inputs = doc.get("inputs") or {}
+    read = tables_read(view.name, sql_dir)
+    unread = sorted(set(inputs) - read)
+    if unread:
+        raise CardlakeError(
+            f"{path}: {view.name} does not read input table(s) {', '.join(unread)} "
+            f"(it reads {', '.join(sorted(read)) or 'no table'})"
+        )
+    expected = _expected(path, view.name, doc["expected"])
+    description = " ".join(str(doc.get("description") or "").split())
+    return Fixture(view.name, path, inputs, expected, description)
+
+
+def fixture_files(sql_dir: Path = SQL_DIR) -> list[Path]:
+    return [p for layer in LAYERS for p in sorted((sql_dir / layer).glob(f"*{FIXTURE_SUFFIX}"))]
+
+
+def load_fixtures(sql_dir: Path = SQL_DIR) -> list[Fixture]:
+    """Every view's fixture, in dependency order; a fixture names a view next to it."""
+    views = {v.name: v for v in view_definitions(sql_dir)}
+    by_view: dict[str, Path] = {}
+    for path in fixture_files(sql_dir):
+        name = path.name.removesuffix(FIXTURE_SUFFIX)
+        if name not in views or views[name].path.parent != path.parent:
+            raise CardlakeError(f"{path}: a fixture for no view (no {name}.sql next to it)")
+        by_view[name] = path
+    return [
+        load_fixture(by_view[name], view, sql_dir)
+        for name, view in views.items()
+        if name in by_view
+    ]
+
+
+def tables_read(view: str, sql_dir: Path = SQL_DIR) -> set[str]:
+    """Raw and ops tables (ops.<name>) a view reads, itself or through the views it reads."""
+    return {t for v in view_definitions(sql_dir, only=[view]) for t in v.reads_tables}
 
 
 def fixture_settings(base: WarehouseSettings, fixture: Fixture) -> WarehouseSettings:
@@ -207,44 +249,45 @@ def load_inputs(
     settings: WarehouseSettings,
     inputs: dict[str, list[dict[str, Any]]],
     source_types: SourceTypes,
+    tables: set[str] | None = None,
 ) -> None:
-    """Every raw and ops table, holding the given rows (empty where none are given)."""
-    tables = [*TABLES, *(f"ops.{t}" for t in OPS_TABLES)]
-    unknown = sorted(set(inputs) - set(tables))
+    """The raw and ops tables (all, or `tables`), holding the given rows (empty where none
+    are given)."""
+    known = [*TABLES, *(f"ops.{t}" for t in OPS_TABLES)]
+    unknown = sorted((set(inputs) | (tables or set())) - set(known))
     if unknown:
         raise CardlakeError(f"unknown input table(s) {', '.join(unknown)}")
     ensure_datasets(bq, settings)
-    for name in tables:
-        _load_input(bq, settings, name, inputs.get(name, []), source_types)
+    for name in known:
+        if tables is None or name in tables or name in inputs:
+            _load_input(bq, settings, name, inputs.get(name, []), source_types)
 
 
 def run_fixture(
     bq: bigquery.Client, base: WarehouseSettings, fixture: Fixture, source_types: SourceTypes
 ) -> list[ViewCheck]:
-    """Load the fixture's inputs, deploy its views and compare each view's rows.
+    """Load the fixture's inputs, deploy its view and compare the view's rows: [its check].
 
     The raw tables get the types `source_types` gives: fixtures hold no replica's rows, so
-    the caller passes a model of the source schema.
+    the caller passes a model of the source schema. Only the tables the view reads are loaded.
     """
+    check = fixture.expected
     settings = fixture_settings(base, fixture)
     try:
-        load_inputs(bq, settings, fixture.inputs, source_types)
+        load_inputs(bq, settings, fixture.inputs, source_types, tables_read(check.view))
     except CardlakeError as exc:
         raise CardlakeError(f"{fixture.path}: {exc}") from None
-    deploy_views(bq, settings, only=[e.view for e in fixture.expected])
-    views = {v.name: v for v in view_definitions(only=[e.view for e in fixture.expected])}
-    checks = []
-    for check in fixture.expected:
-        target = view_id(settings, views[check.view])
-        known = view_columns(bq, target)
-        unknown = [c for c in check.columns if c not in known]
-        if unknown:
-            raise CardlakeError(
-                f"{fixture.path}: {check.view} has no column(s) {', '.join(unknown)} "
-                f"(it has {', '.join(known)})"
-            )
-        where = f" where {check.where}" if check.where else ""
-        result = bq.query(f"select {', '.join(check.columns)} from `{target}`{where}").result()
-        actual = [tuple(row.values()) for row in result]
-        checks.append(_compare(fixture.name, check.view, check.rows, actual))
-    return checks
+    deploy_views(bq, settings, only=[check.view])
+    [view] = [v for v in view_definitions(only=[check.view]) if v.name == check.view]
+    target = view_id(settings, view)
+    known = view_columns(bq, target)
+    unknown = [c for c in check.columns if c not in known]
+    if unknown:
+        raise CardlakeError(
+            f"{fixture.path}: {check.view} has no column(s) {', '.join(unknown)} "
+            f"(it has {', '.join(known)})"
+        )
+    where = f" where {check.where}" if check.where else ""
+    result = bq.query(f"select {', '.join(check.columns)} from `{target}`{where}").result()
+    actual = [tuple(row.values()) for row in result]
+    return [_compare(fixture.name, check.view, check.rows, actual)]

@@ -1,0 +1,16 @@
+with gmv as (
+    select
+        period_start,
+        gmv_jpy,
+        capture_count,
+        average_ticket_jpy
+    from `{{ project }}.{{ stg_dataset }}.int_gmv_by_period`
+    where period_grain = 'day' and breakdown = 'total'
+)
+
+select
+    period_start as business_date,
+    gmv_jpy,
+    capture_count,
+    average_ticket_jpy
+from gmv

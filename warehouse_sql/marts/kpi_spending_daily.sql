@@ -1,0 +1,22 @@
+with gmv as (
+    select
+        period_start,
+        card_design,
+        support_target,
+        gmv_jpy,
+        capture_count,
+        average_ticket_jpy,
+        active_cardholders
+    from `{{ project }}.{{ stg_dataset }}.int_gmv_by_period`
+    where period_grain = 'day' and breakdown = 'card_design'
+)
+
+select
+    period_start as business_date,
+    card_design,
+    support_target,
+    gmv_jpy,
+    capture_count,
+    average_ticket_jpy,
+    active_cardholders
+from gmv
