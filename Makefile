@@ -7,15 +7,17 @@ VENV := .venv
 EMU_VENV := .venv-bqemu
 # Glue 5.0's Spark: the masking and job tests run under it too, with the same jar.
 SPARK35_VENV := .venv-spark35
-SPARK35_TESTS := tests/test_masking.py tests/test_quality.py tests/test_kanonymity.py \
-  tests/test_jobs.py tests/test_pipeline.py tests/test_pii_corpus.py tests/test_key_leakage.py
+SPARK35_TESTS := tests/unit/test_masking.py tests/unit/test_quality.py tests/unit/test_kanonymity.py \
+  tests/e2e/test_jobs.py tests/integration/test_pipeline.py tests/e2e/test_pii_corpus.py \
+  tests/e2e/test_key_leakage.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench bootstrap system-packages lint clean jar
+.PHONY: demo test check bench bootstrap system-packages lint lint-fast clean jar
 
 demo: bootstrap
 	$(VENV)/bin/cardlake demo
 
+# Everything: lint, SQL lint, unit + integration + e2e tests, then Glue's Spark 3.5 pass.
 test: bootstrap lint
 	$(VENV)/bin/pytest
 	$(SPARK35_VENV)/bin/pytest -p no:cacheprovider $(SPARK35_TESTS)
@@ -69,10 +71,17 @@ $(EMU_VENV)/.installed: requirements-bqemu.txt
 	$(EMU_VENV)/bin/pip install -q -r requirements-bqemu.txt
 	touch $@
 
-lint: $(VENV)/.installed
+# The edit-test loop: lint, the architecture contracts and the unit tests (no servers).
+check: $(VENV)/.installed jar lint-fast
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit
+
+lint-fast: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+lint: lint-fast
 	$(VENV)/bin/sqlfluff lint warehouse_sql
 
 clean:

@@ -119,7 +119,7 @@ def tile_value(bq: bigquery.Client, view_id: str, tile: Tile) -> TileValue:
     return TileValue(window(newest), window(newest - period), newest.isoformat())
 
 
-def _format(value: float | None, kind: str) -> str:
+def format_value(value: float | None, kind: str) -> str:
     if value is None:
         return "n/a"
     if kind == "yen":
@@ -143,7 +143,7 @@ def _tile_html(tile: Tile, result: TileValue) -> str:
     return (
         f"<div class='tile' data-tile='{html.escape(tile.title)}' data-value='{raw}'>"
         f"<div class='tile-title'>{html.escape(tile.title)}</div>"
-        f"<div class='tile-value'>{_format(result.value, tile.format)}</div>"
+        f"<div class='tile-value'>{format_value(result.value, tile.format)}</div>"
         f"{delta}<div class='tile-period'>{period} to {result.as_of or 'n/a'}</div></div>"
     )
 

@@ -656,7 +656,7 @@ def _repayments(rng: np.random.Generator, spec: SeedSpec, statements: pd.DataFra
     )
 
 
-def _to_load_file(frame: pd.DataFrame, path: Path) -> None:
+def to_load_file(frame: pd.DataFrame, path: Path) -> None:
     """Tab-separated file in LOAD DATA's default escaping (\\N is NULL)."""
     out = pd.DataFrame(index=frame.index)
     for name, col in frame.items():
@@ -688,7 +688,7 @@ def load(endpoint: Endpoint, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
             for name in TABLE_ORDER:
                 frame = tables[name]
                 path = Path(tmp) / f"{name}.tsv"
-                _to_load_file(frame, path)
+                to_load_file(frame, path)
                 cols = ", ".join(f"`{c}`" for c in frame.columns)
                 cur.execute(
                     f"LOAD DATA LOCAL INFILE %s INTO TABLE `{name}` CHARACTER SET utf8mb4 "

@@ -79,7 +79,7 @@ def _binary(name: str) -> str:
     return found
 
 
-def _admin_sql(paths: ServerPaths, sql: str) -> str:
+def admin_sql(paths: ServerPaths, sql: str) -> str:
     """Run SQL as root over the server's unix socket (socket authentication)."""
     proc = subprocess.run(
         [_binary("mariadb"), "--no-defaults", f"--socket={paths.socket}", "-uroot", "-e", sql],
@@ -217,7 +217,7 @@ def up(
     _start(replica, replica_port, 2)
 
     creds = {name: secrets.token_urlsafe(18) for name in ("app", "etl", "repl")}
-    _admin_sql(
+    admin_sql(
         primary,
         f"""
         CREATE DATABASE {SOURCE_DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
@@ -230,7 +230,7 @@ def up(
         GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO 'etl'@'127.0.0.1';
         """,
     )
-    _admin_sql(
+    admin_sql(
         replica,
         f"""
         CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary_port},
@@ -303,8 +303,8 @@ def wait_for_replica(base: Path | None = None, timeout_s: float = 60) -> None:
     """Block until the replica has applied everything the primary has binlogged."""
     base = base or stack_dir()
     primary, replica = ServerPaths("primary", base), ServerPaths("replica", base)
-    position = _admin_sql(primary, "SELECT @@gtid_binlog_pos").splitlines()[-1].strip()
-    out = _admin_sql(replica, f"SELECT MASTER_GTID_WAIT('{position}', {timeout_s})")
+    position = admin_sql(primary, "SELECT @@gtid_binlog_pos").splitlines()[-1].strip()
+    out = admin_sql(replica, f"SELECT MASTER_GTID_WAIT('{position}', {timeout_s})")
     if out.splitlines()[-1].strip() != "0":
         raise CardlakeError(
             f"the replica did not catch up with the primary within {timeout_s:.0f}s; "
@@ -321,7 +321,7 @@ class ReplicaHealth:
 
 
 def replica_health(base: Path | None = None) -> ReplicaHealth:
-    out = _admin_sql(ServerPaths("replica", base or stack_dir()), "SHOW SLAVE STATUS\\G")
+    out = admin_sql(ServerPaths("replica", base or stack_dir()), "SHOW SLAVE STATUS\\G")
     fields = {}
     for line in out.splitlines():
         key, sep, value = line.strip().partition(": ")

@@ -48,6 +48,11 @@ class DocumentKeyProvider:
     def __repr__(self) -> str:
         return f"DocumentKeyProvider(source={self.source!r})"
 
+    def as_env_value(self) -> str:
+        """The key document as CARDLAKE_KEYS holds it (the env provider): for handing keys
+        to a child job process, never for printing."""
+        return json.dumps(self._document)
+
     def current(self, name: str) -> TokenKey:
         entry = self._document.get("keys", {}).get(name)
         if not entry:

@@ -6,15 +6,12 @@ the end of the session. Token keys are generated here, never read from a file.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -25,13 +22,11 @@ from devstack.source_schema import TABLE_ORDER
 from etl import pipeline
 from etl.lake.bookmarks import BookmarkStore
 from etl.load import warehouse
-from etl.settings import WarehouseSettings, warehouse_settings
+from etl.settings import warehouse_settings
 from etl.views import deploy as views
 from masking.keys import DocumentKeyProvider, new_key_document
 from tests.support.runs import run_context
-
-PYSPARK_HOME = Path(__import__("pyspark").__file__).parent
-TEST_SEED = seed.SeedSpec(members=400, days=75, seed=11, end_date=dt.date(2026, 6, 30))
+from tests.support.session import PYSPARK_HOME, TEST_SEED, LoadedWarehouse
 
 
 @pytest.fixture(scope="session")
@@ -81,13 +76,6 @@ def test_keys() -> DocumentKeyProvider:
     return DocumentKeyProvider(new_key_document(dev_only=True), "generated-in-test")
 
 
-@dataclass(frozen=True)
-class LoadedWarehouse:
-    lake: Path
-    runs: list[pipeline.TableRun]
-    settings: WarehouseSettings
-
-
 @pytest.fixture(scope="session")
 def loaded_warehouse(
     spark: SparkSession,
@@ -113,18 +101,6 @@ def loaded_warehouse(
     )
     views.deploy_views(warehouse.client(settings), settings)
     return LoadedWarehouse(lake, runs, settings)
-
-
-def reseed_after(module_fixture_name: str) -> Any:
-    """A module fixture that puts the test source back to TEST_SEED after the module."""
-
-    @pytest.fixture(scope="module", autouse=True, name=module_fixture_name)
-    def restore(seeded: dict[str, int]) -> Iterator[None]:
-        yield
-        seed.seed(stack.endpoint("primary", "app"), TEST_SEED)
-        stack.wait_for_replica()
-
-    return restore
 
 
 @pytest.fixture()

@@ -67,5 +67,5 @@ Warehouse   {warehouse_line} project {settings.project}
 Views       {len(deployed)} views in {settings.project}: {settings.stg_dataset}, {settings.mart_dataset}
 Dashboards  {pages[0]} (open it in a browser; works offline)
 
-Try:  .venv/bin/cardlake query "select * from \\`{settings.project}.{settings.mart_dataset}.kpi_daily_gmv\\` order by 1 desc limit 7"
+Try:  .venv/bin/cardlake query "select * from \\`{settings.project}.{settings.mart_dataset}.kpi_gmv_daily\\` order by 1 desc limit 7"
 Stop: .venv/bin/cardlake stack down && .venv/bin/cardlake warehouse down""")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from etl.contracts.manifest import TableManifest, manifest_for
 from masking.jvm import masking_jar
 from masking.keys import KEY_NAMES, DocumentKeyProvider
 from masking.policy import to_masked
-from tests.conftest import PYSPARK_HOME
+from tests.support.session import PYSPARK_HOME, REPO
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 BLOCK = 64
@@ -92,13 +91,13 @@ def test_no_key_byte_in_event_logs_debug_logs_or_explain(
     log4j = f"-Dlog4j2.configurationFile=file:{tmp_path / 'log4j2-debug.properties'}"
     env = {
         **os.environ,
-        "CARDLAKE_KEYS": json.dumps(test_keys._document),
+        "CARDLAKE_KEYS": test_keys.as_env_value(),
         "CARDLAKE_KEY_PROVIDER": "env",
         "CARDLAKE_SPARK_LOG_LEVEL": "DEBUG",
         "CARDLAKE_BQ_DATASET_PREFIX": "leak_",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PYTHONPATH": str(REPO),
         "SPARK_HOME": str(PYSPARK_HOME),
     }
     proc = subprocess.run(

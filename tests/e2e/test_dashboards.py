@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from google.cloud import bigquery
 
-from dashboards.build import _format, build_all, deployed_columns
+from dashboards.build import build_all, deployed_columns, format_value
 from dashboards.looker import linking_url
 from dashboards.spec import Tile, check_against_views, load_dashboards
 from devstack.source_schema import source_types
@@ -18,7 +18,7 @@ from etl.load import warehouse
 from etl.settings import SQL_DIR, WarehouseSettings, warehouse_settings
 from etl.views import deploy as views
 from etl.views import fixtures as sql_fixtures
-from tests.conftest import LoadedWarehouse
+from tests.support.session import LoadedWarehouse
 
 DASHBOARDS = load_dashboards()
 CHROMIUM = "/usr/bin/chromium"
@@ -200,7 +200,7 @@ def test_pages_render_in_chromium_with_tiles_equal_to_the_views(
                     assert expected is not None and abs(shown - expected) <= 1e-9 * max(
                         1, abs(expected)
                     ), tile.title
-                    assert node.locator(".tile-value").inner_text() == _format(
+                    assert node.locator(".tile-value").inner_text() == format_value(
                         expected, tile.format
                     )
                 page.screenshot(

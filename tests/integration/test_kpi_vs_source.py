@@ -15,7 +15,7 @@ import pytest
 
 from devstack import stack
 from etl.load import warehouse
-from tests.conftest import LoadedWarehouse
+from tests.support.session import LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 

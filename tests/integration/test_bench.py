@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.session import REPO
+
+ROOT = REPO
 ROWS = 2000
 
 

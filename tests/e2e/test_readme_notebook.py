@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LoadedWarehouse
+from tests.support.session import REPO, LoadedWarehouse
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = REPO / "README.md"
 
 
 def snippet(name: str) -> str:

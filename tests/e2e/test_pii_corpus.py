@@ -4,7 +4,6 @@ of the Parquet snapshot or of the warehouse table, by an independent detector.""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -79,7 +78,7 @@ def test_no_corpus_pan_email_or_phone_reaches_parquet_or_the_warehouse(
         "CARDLAKE_BOOKMARKS": str(tmp_path / "bookmarks"),
         "CARDLAKE_BQ_DATASET_PREFIX": "corpus_",
         "CARDLAKE_KEY_PROVIDER": "env",
-        "CARDLAKE_KEYS": json.dumps(test_keys._document),
+        "CARDLAKE_KEYS": test_keys.as_env_value(),
     }
     run = subprocess.run(
         [CARDLAKE, "run", "--table", "transactions", "--full-refresh"],

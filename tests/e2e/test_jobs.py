@@ -21,9 +21,9 @@ from etl.load import warehouse
 from etl.settings import warehouse_settings
 from masking.jvm import masking_jar
 from masking.keys import DocumentKeyProvider
+from tests.support.session import PYSPARK_HOME, REPO
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
-PYSPARK_HOME = Path(__import__("pyspark").__file__).parent
 MAX_U64 = 18446744073709551615
 GOLDEN = [
     # id, amount, at (UTC wall clock), d, flag, txt
@@ -78,11 +78,10 @@ def golden(
 
 
 def _job(args: list[str], keys: DocumentKeyProvider, lake: Path, **env: str) -> None:
-    import json
 
     child = {
         **os.environ,
-        "CARDLAKE_KEYS": json.dumps(keys._document),
+        "CARDLAKE_KEYS": keys.as_env_value(),
         "CARDLAKE_KEY_PROVIDER": "env",
         "PYSPARK_PYTHON": sys.executable,
         **env,
@@ -176,7 +175,7 @@ def test_job_runs_on_a_standalone_cluster_via_spark_submit(
     standalone_cluster: str,
 ) -> None:
     lake = tmp_path / "lake"
-    script = Path(__file__).resolve().parent.parent / "etl" / "jobs" / "extract_table.py"
+    script = REPO / "etl" / "jobs" / "extract_table.py"
     _job(
         [
             str(PYSPARK_HOME / "bin" / "spark-submit"),

@@ -26,8 +26,8 @@ from etl.load.raw_tables import raw_table
 from etl.pipeline import SAFETY_LAG
 from etl.settings import warehouse_settings
 from masking.keys import DocumentKeyProvider
-from tests.conftest import reseed_after
 from tests.support.runs import run_context
+from tests.support.session import reseed_after
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 TABLE = "repayments"
@@ -171,7 +171,7 @@ def test_kill_9_mid_write_keeps_the_last_good_output(
     scratch.mkdir()
     child_env = {
         **os.environ,
-        "CARDLAKE_KEYS": json.dumps(test_keys._document),
+        "CARDLAKE_KEYS": test_keys.as_env_value(),
         "CARDLAKE_KEY_PROVIDER": "env",
         "CARDLAKE_BOOKMARKS": env["bookmarks"].uri,
         "SPARK_LOCAL_DIRS": str(scratch),
@@ -259,7 +259,7 @@ def test_paused_replication_is_reported_and_never_skipped_past(
     bq = warehouse.client()
     _run(spark, test_keys, env)
     replica = stack.ServerPaths("replica", source_stack)
-    stack._admin_sql(replica, "STOP SLAVE SQL_THREAD")
+    stack.admin_sql(replica, "STOP SLAVE SQL_THREAD")
     try:
         next_id = _primary(f"SELECT MAX(repayment_id) + 1 FROM {TABLE}")[0][0]
         _primary(
@@ -278,7 +278,7 @@ def test_paused_replication_is_reported_and_never_skipped_past(
         )
         assert rows[0][0] == 0, "the replica does not have them yet"
     finally:
-        stack._admin_sql(replica, "START SLAVE SQL_THREAD")
+        stack.admin_sql(replica, "START SLAVE SQL_THREAD")
     stack.wait_for_replica()
     time.sleep(SAFETY_LAG.total_seconds() + 0.5)
     resumed = _run(spark, test_keys, env)

@@ -21,7 +21,7 @@ from etl.load import warehouse
 from etl.settings import WarehouseSettings, warehouse_settings
 from masking.keys import DocumentKeyProvider
 from masking.reference import luhn_valid
-from tests.conftest import LoadedWarehouse
+from tests.support.session import LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from etl.views.deploy import view_definitions
-from tests.conftest import LoadedWarehouse
+from tests.support.session import REPO, LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 def test_an_installed_wheel_deploys_the_views_and_builds_the_dashboards(
