@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from devstack import seed, stack
+from devstack import seed
 from devstack.source_schema import TABLE_ORDER, metadata
 from masking.reference import luhn_valid
 from tests.support.session import TEST_SEED
@@ -87,8 +87,3 @@ def test_the_generated_data_is_pinned(tmp_path: Path) -> None:
         "the seeder's output changed: if intended, re-pin PINNED_DIGESTS in tests/test_seed.py "
         f"to {digests}; if not, a change reordered or altered the random draws"
     )
-
-
-def _checksums() -> dict[str, int]:
-    rows = stack.execute("primary", "app", "CHECKSUM TABLE " + ", ".join(TABLE_ORDER) + " EXTENDED")
-    return {str(name).split(".")[-1]: int(value) for name, value in rows}
