@@ -84,6 +84,6 @@ def _load_file_digests(tables: dict[str, pd.DataFrame], tmp_path: Path) -> dict[
 def test_the_generated_data_is_pinned(tmp_path: Path) -> None:
     digests = _load_file_digests(seed.generate(PINNED_SPEC), tmp_path)
     assert digests == PINNED_DIGESTS, (
-        "the seeder's output changed: if intended, re-pin PINNED_DIGESTS in tests/test_seed.py "
+        "the seeder's output changed: if intended, re-pin PINNED_DIGESTS in tests/unit/test_seed.py "
         f"to {digests}; if not, a change reordered or altered the random draws"
     )
