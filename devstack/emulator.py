@@ -89,6 +89,10 @@ def endpoint_url(base: Path | None = None) -> str:
     return f"http://127.0.0.1:{state['port']}"
 
 
+def _point_settings_at(base: Path, port: int) -> None:
+    write_atomically(env_file(base), f"CARDLAKE_BQ_ENDPOINT=http://127.0.0.1:{port}\n")
+
+
 def env_file(base: Path) -> Path:
     """The settings file that points the warehouse client at this emulator (etl.settings)."""
     return base.parent / LOCAL_ENV_FILES[1]
@@ -104,7 +108,7 @@ def up(base: Path | None = None, port: int = DEFAULT_PORT) -> int:
     base = base or emulator_dir()
     state = _read_state(base)
     if state is not None and process_alive(state["pid"]) and _ready(state["port"]):
-        write_atomically(env_file(base), f"CARDLAKE_BQ_ENDPOINT=http://127.0.0.1:{state['port']}\n")
+        _point_settings_at(base, state["port"])
         return state["port"]
     binary = _venv() / "bin" / "bqemulator"
     if not binary.exists():
@@ -157,7 +161,7 @@ def up(base: Path | None = None, port: int = DEFAULT_PORT) -> int:
             )
         if _ready(port):
             _state_file(base).write_text(json.dumps({"pid": proc.pid, "port": port}))
-            write_atomically(env_file(base), f"CARDLAKE_BQ_ENDPOINT=http://127.0.0.1:{port}\n")
+            _point_settings_at(base, port)
             return port
         time.sleep(0.2)
     proc.kill()

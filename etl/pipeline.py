@@ -69,6 +69,10 @@ class RunOptions:
     lookback: dt.timedelta = LOOKBACK
 
 
+def silent(message: str) -> None:
+    """Progress reported to no one (the Glue job: its log is the summary line)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunContext:
     """The resources a run uses, chosen by its caller."""
@@ -80,7 +84,7 @@ class RunContext:
     bookmarks: BookmarkStore
     run_id: str
     warehouse: Warehouse | None = None  # None: extract and publish only (no load)
-    report: Callable[[str], None] = lambda message: None  # progress lines, for the CLI
+    report: Callable[[str], None] = silent  # progress lines, for the CLI
 
 
 @dataclass(frozen=True, kw_only=True)

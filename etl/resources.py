@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from etl.extract.endpoint import source_endpoint
 from etl.lake.bookmarks import BookmarkStore
 from etl.load import warehouse
-from etl.pipeline import RunContext, new_run_id
+from etl.pipeline import RunContext, new_run_id, silent
 from etl.settings import lake_dir, warehouse_settings
 from masking.keys import key_provider
 
@@ -28,7 +28,7 @@ def configured_warehouse() -> warehouse.Warehouse:
 def run_context(
     spark: SparkSession,
     lake: Path | None = None,
-    report: Callable[[str], None] | None = None,
+    report: Callable[[str], None] = silent,
 ) -> RunContext:
     """A new run's context on the configured replica, warehouse, key provider and lake."""
     return RunContext(
@@ -39,5 +39,5 @@ def run_context(
         bookmarks=BookmarkStore(),
         run_id=new_run_id(),
         warehouse=configured_warehouse(),
-        **({"report": report} if report else {}),
+        report=report,
     )

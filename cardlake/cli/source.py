@@ -103,13 +103,12 @@ def run_tables(
     tables: list[str] | None, num_partitions: int, allow_primary: bool, full_refresh: bool
 ) -> list[Any]:
     from etl import pipeline
-    from etl.contracts.manifest import in_extract_order, manifest_for, table_names
+    from etl.contracts.manifest import in_extract_order, table_names
     from etl.resources import run_context
     from etl.spark import build_session
 
     chosen = in_extract_order(tables) if tables else table_names()
-    for table in chosen:
-        manifest_for(table)  # an unknown table is one line, before Spark starts
+    _known_tables(chosen)  # an unknown table is one line, before Spark starts
     context = run_context(build_session("cardlake-run"), report=step)
     options = pipeline.RunOptions(
         num_partitions=num_partitions, allow_primary=allow_primary, full_refresh=full_refresh
