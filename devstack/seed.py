@@ -203,6 +203,19 @@ MERCHANTS = [
     ("イオン", "5311", 3800),
     ("Apple", "5732", 9800),
 ]
+# Signup times have a density growing like t ** SIGNUP_GROWTH over the window (1: linear).
+SIGNUP_GROWTH = 0.0
+# A card goes dormant after an exponential lifetime (mean, days): vintages decay.
+CARD_LIFETIME_DAYS = 90
+# (share of statements, first and last+1 day late): paid by the due date, cured 1-29,
+# 30-59 or 60-89 days late, never paid (days unused).
+REPAYMENT_BANDS = [
+    (0.930, 0, 1),
+    (0.036, 1, 29),
+    (0.016, 30, 60),
+    (0.007, 60, 90),
+    (0.011, 0, 1),
+]
 MEMOS = ["立替 ☕", "家族の分", "ポイント還元🎉", "出張経費", "プレゼント🎁", "Café ☕ with 友達"]
 
 
@@ -260,7 +273,7 @@ def _choice(rng: np.random.Generator, values: list, size: int, p: list[float] | 
 def generate(spec: SeedSpec) -> dict[str, pd.DataFrame]:
     """Every source table by name. One Generator feeds the tables in this order and each
     table draws in a fixed order, so moving a call or a draw changes every table after it
-    (tests/test_seed.py pins the output)."""
+    (tests/unit/test_seed.py pins the output)."""
     rng = np.random.default_rng(spec.seed)
     support_targets = _support_targets(spec)
     card_designs = _card_designs(spec)
@@ -325,10 +338,13 @@ def _card_designs(spec: SeedSpec) -> pd.DataFrame:
 
 
 def _members(rng: np.random.Generator, spec: SeedSpec) -> pd.DataFrame:
-    """Members register over the window; signups grow towards the end (a growing app)."""
+    """Members register over the window; signups grow mildly towards the end (a growing
+    app: the density of signup times grows like t ** SIGNUP_GROWTH)."""
     n, start, end = spec.members, spec.start_us, spec.end_us
     member_id = np.arange(1, n + 1)
-    registered_us = np.sort(start + (np.sqrt(rng.random(n)) * (end - start)).astype(np.int64))
+    registered_us = np.sort(
+        start + (rng.random(n) ** (1 / (1 + SIGNUP_GROWTH)) * (end - start)).astype(np.int64)
+    )
     fam, giv = rng.integers(0, len(FAMILY), n), rng.integers(0, len(GIVEN), n)
     family, given = np.array(FAMILY, dtype=object), np.array(GIVEN, dtype=object)
     fam_kana, giv_kana = np.array(FAMILY_KANA, dtype=object), np.array(GIVEN_KANA, dtype=object)
@@ -499,11 +515,13 @@ def _cards(
 
 
 def _transactions(rng: np.random.Generator, spec: SeedSpec, cards: pd.DataFrame) -> pd.DataFrame:
-    """Spending: a per-card rate (heavy and light users), uniform over the active span."""
+    """Spending: a per-card rate (heavy and light users), uniform from activation until the
+    card goes dormant (a per-card churn date), so each signup month's activity decays."""
     active = cards[cards["activated_at"].notna()]
     activation = _micros(active["activated_at"])
-    span = spec.end_us - activation
     rate = rng.gamma(1.5, 0.5, len(active))  # transactions per day
+    lifetime = (rng.exponential(CARD_LIFETIME_DAYS, len(active)) * US_PER_DAY).astype(np.int64)
+    span = np.minimum(spec.end_us, activation + lifetime) - activation
     counts = rng.poisson(rate * span / US_PER_DAY)
     card_idx = np.repeat(np.arange(len(active)), counts)
     t_us = np.repeat(activation, counts) + (
@@ -566,14 +584,16 @@ def _memos(rng: np.random.Generator, k: int) -> pd.Series:
     return memo
 
 
-def _month_floor(us: np.ndarray) -> np.ndarray:
-    return (
-        pd.to_datetime(us, unit="us").to_period("M").to_timestamp().values.astype("datetime64[D]")
-    )
+def _jst_month_floor(us: np.ndarray) -> np.ndarray:
+    """First day of each timestamp's calendar month in Asia/Tokyo (UTC+9, no DST)."""
+    jst = pd.to_datetime(us + JST_OFFSET_US, unit="us")
+    return jst.to_period("M").to_timestamp().values.astype("datetime64[D]")
 
 
 def _statements(spec: SeedSpec, transactions: pd.DataFrame) -> pd.DataFrame:
-    """One statement per card and closed month: captures minus refunds of that month."""
+    """One statement per card and closed month: captures minus refunds of that month. A
+    Japanese issuer closes on the last day of the month in Asia/Tokyo (末日締め) and collects
+    on the 27th of the next month (翌月27日払い)."""
     txn_type = transactions["txn_type"].to_numpy()
     amount = transactions["amount"].to_numpy().astype(np.int64)
     signed = np.where(txn_type == "capture", amount, np.where(txn_type == "refund", -amount, 0))
@@ -581,7 +601,7 @@ def _statements(spec: SeedSpec, transactions: pd.DataFrame) -> pd.DataFrame:
         {
             "card_id": transactions["card_id"].to_numpy(),
             "member_id": transactions["member_id"].to_numpy(),
-            "month": _month_floor(_micros(transactions["transacted_at"])),
+            "month": _jst_month_floor(_micros(transactions["transacted_at"])),
             "billed": signed,
         }
     )
@@ -616,19 +636,28 @@ def _statements(spec: SeedSpec, transactions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _repayments(rng: np.random.Generator, spec: SeedSpec, statements: pd.DataFrame) -> pd.DataFrame:
-    """Most pay in full by the due date, some pay late, some not at all (delinquency)."""
+    """Each statement is paid in full once: most by the due date; of the late ones most cure
+    within 30 days, fewer within 60 or 90, and a few never pay (see REPAYMENT_BANDS). The
+    balance 30+ days past due is then a few percent of receivables, bucket balances shrink
+    with depth and roll-forward rates rise with it, as in real card portfolios."""
     s = len(statements)
     due_us = _micros(statements["due_date"])
     closing_us = _micros(statements["closing_date"])
-    behaviour = rng.random(s)
-    on_time = behaviour < 0.86
-    late = (behaviour >= 0.86) & (behaviour < 0.94)
+    band = np.searchsorted(np.cumsum([b[0] for b in REPAYMENT_BANDS]), rng.random(s), side="right")
+    band = np.minimum(band, len(REPAYMENT_BANDS) - 1)
+    low = np.array([b[1] for b in REPAYMENT_BANDS])[band]
+    high = np.array([b[2] for b in REPAYMENT_BANDS])[band]
+    days_late = low + (rng.random(s) * (high - low)).astype(np.int64)
+    on_time = band == 0
     paid_us = np.where(
         on_time,
-        closing_us + US_PER_DAY + (rng.random(s) * (due_us - closing_us)).astype(np.int64),
-        due_us + rng.integers(1, 75, s) * US_PER_DAY + rng.integers(0, US_PER_DAY, s),
+        closing_us
+        + US_PER_DAY
+        + (rng.random(s) * (due_us - closing_us - US_PER_DAY)).astype(np.int64),
+        due_us + days_late * US_PER_DAY + rng.integers(0, US_PER_DAY, s),
     )
-    paid = (on_time | late) & (paid_us < spec.end_us)
+    never = band == len(REPAYMENT_BANDS) - 1
+    paid = ~never & (paid_us < spec.end_us)
     idx = np.flatnonzero(paid)
     channel = _choice(
         rng, ["convenience_store_atm", "bank_transfer", "auto_debit"], len(idx), [0.4, 0.35, 0.25]

@@ -58,12 +58,12 @@ PINNED_SPEC = seed.SeedSpec(members=200, days=90, seed=7, end_date=dt.date(2026,
 PINNED_DIGESTS = {
     "support_targets": "7c852b76b2dc03c66dd8e444c1074ae13347e9fd737e779ecf046966e3c6c970",
     "card_designs": "71cb6f55aa66d2a1c12f5643ce3b67b269e65f3ce38ac005fdeb9dade0f05d14",
-    "members": "3b97faff292def4b60b3f4dad28ff1975d6bb16250dea639ae968a869cd0221e",
-    "applications": "431889eab6bd89d479b37704fe9c53c3c5dde7dab6f5ee8d5f9461cc5008e650",
-    "cards": "794cbb80234c40701b8d961829008a40dcb85f1d04c8983a3f6949cd7d674af3",
-    "transactions": "f2a52823bd3091f3d78b52d94563e94703067fa5aded1b1e0f6a0c7c22d7b424",
-    "statements": "e8e2be4338328378ffa7e256f6d8099ef350de3ecaffbd519f5262695214ce9b",
-    "repayments": "eaf5705ec642fabe94cb2313a4d1b6605b391b0aa5b5ced38925df7f4479b5a6",
+    "members": "c52f7e0d1851a1c88be2678002aa9d5a68a8f39017382f3af5eefa5463a41c25",
+    "applications": "9fdb9420451ab9481f16d41da9fccc8aa85988914d30efce0022bd8809740bc7",
+    "cards": "5eef6e988975a07bb84d7083b998133d8c457017f1071ed13a88d7fcf4317a71",
+    "transactions": "a1ae5cd4755267812660dbfd289773b9d6a840442a8fea972e7a3ac6a06cc33a",
+    "statements": "4179fbad848ab2d5f516c0cbd425e7a155f74d75680eee3dd11fc6e7b5d25483",
+    "repayments": "45b9604aa6f6de3abeebc8def23f29de11be1936cd2f6251147f9e5be4a7e2b2",
 }
 
 
