@@ -180,7 +180,8 @@ def test_metadata_must_describe_exactly_the_columns_the_view_returns(
     metadata = sql_dir / "marts" / "kpi_repayments_monthly.yaml"
     metadata.write_text(edit(metadata.read_text()))
     settings = warehouse_settings().with_dataset_prefix("fx_baddocs_")
-    sql_fixtures.load_inputs(bq, settings, {}, source_types, {"repayments"})
+    read = sql_fixtures.tables_read("kpi_repayments_monthly")
+    sql_fixtures.load_inputs(bq, settings, {}, source_types, read)
     with pytest.raises(CardlakeError, match=refused):
         deploy_views(bq, settings, only=["kpi_repayments_monthly"], sql_dir=sql_dir)
 
@@ -206,10 +207,10 @@ def test_a_wrong_expected_value_fails_and_names_the_view(bq: bigquery.Client) ->
     fixture = next(f for f in FIXTURES if f.name == "kpi_delinquency_monthly")
     check = fixture.expected
     wrong_rows = [list(row) for row in check.rows]
-    wrong_rows[1][7] = 6999  # delinquent balance at 2026-06-30 is 7,000
+    wrong_rows[1][10] = 6999  # the 1+ days-past-due balance at 2026-06-30 is 7,000
     broken = replace(fixture, expected=replace(check, rows=wrong_rows), name="credit_mutated")
     [result] = sql_fixtures.run_fixture(bq, warehouse_settings(), broken, source_types)
     assert not result.passed
     assert result.missing == [tuple(wrong_rows[1])]
-    assert [tuple(r)[7] for r in result.unexpected] == [7000]
+    assert [tuple(r)[10] for r in result.unexpected] == [7000]
     assert "kpi_delinquency_monthly" in result.describe()

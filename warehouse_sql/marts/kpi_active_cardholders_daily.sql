@@ -19,7 +19,9 @@ member_days as (
 ),
 
 calendar as (
-    select calendar_date
+    select
+        calendar_date,
+        calendar_date < bounds.as_of_date as is_complete
     from (
         select
             min(md.business_date) as first_date,
@@ -44,6 +46,7 @@ active as (
 
 select
     c.calendar_date as business_date,
+    c.is_complete,
     coalesce(a.daily_active_cardholders, 0) as daily_active_cardholders,
     coalesce(a.active_cardholders_30d, 0) as active_cardholders_30d
 from calendar as c

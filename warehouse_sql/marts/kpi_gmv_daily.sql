@@ -1,6 +1,7 @@
 with gmv as (
     select
         period_start,
+        is_complete,
         gmv_jpy,
         capture_count,
         average_ticket_jpy
@@ -10,6 +11,7 @@ with gmv as (
 
 select
     period_start as business_date,
+    is_complete,
     gmv_jpy,
     capture_count,
     average_ticket_jpy

@@ -1,6 +1,7 @@
 with gmv as (
     select
         period_start,
+        is_complete,
         card_design,
         support_target,
         gmv_jpy,
@@ -13,6 +14,7 @@ with gmv as (
 
 select
     period_start as business_date,
+    is_complete,
     card_design,
     support_target,
     gmv_jpy,

@@ -1,6 +1,7 @@
 with gmv as (
     select
         period_start,
+        is_complete,
         breakdown,
         support_target_id,
         support_target,
@@ -14,6 +15,7 @@ with gmv as (
 fan_cards as (
     select
         period_start,
+        is_complete,
         support_target,
         support_category,
         contribution_rate,
@@ -32,6 +34,7 @@ totals as (
 
 select
     f.period_start as spend_month,
+    f.is_complete,
     f.support_target,
     f.support_category,
     f.contribution_rate,

@@ -29,7 +29,9 @@ grid as (
     select
         c.signup_month,
         c.cohort_members,
-        months_since_signup
+        months_since_signup,
+        last_day(date_add(c.signup_month, interval months_since_signup month), month)
+        < a.as_of_date as is_complete
     from cohorts as c
     cross join data_as_of as a
     cross join unnest(
@@ -53,6 +55,7 @@ activity as (
 select
     g.signup_month,
     g.months_since_signup,
+    g.is_complete,
     g.cohort_members,
     coalesce(act.active_members, 0) as active_members,
     safe_divide(coalesce(act.active_members, 0), g.cohort_members) as retention_rate
