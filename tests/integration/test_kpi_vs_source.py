@@ -4,6 +4,7 @@ independently in Python straight from the source database (rows in, arithmetic h
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import statistics
 from collections import defaultdict
@@ -21,6 +22,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 
 JST = dt.timedelta(hours=9)
 BUCKETS = ((30, "dpd_1_29"), (60, "dpd_30_59"), (90, "dpd_60_89"))
+DEPTH = ("current", "dpd_1_29", "dpd_30_59", "dpd_60_89", "dpd_90_plus")
+PAST_30 = DEPTH[2:]
 
 
 ViewReader = Callable[[str, str], list[tuple[Any, ...]]]
@@ -94,7 +97,25 @@ def _assert_view(
 
 
 def _as_of() -> dt.date:
+    """The data's as-of date: the Tokyo date of the newest transaction; days before it are
+    complete."""
     return max(_jst_date(ts) for (ts,) in _source("SELECT transacted_at FROM transactions"))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """BigQuery's percentile_cont: linear between the closest ranks."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def test_data_as_of(view: ViewReader) -> None:
+    [(newest,)] = _source("SELECT MAX(transacted_at) FROM transactions")
+    [(as_of_at, as_of_date)] = view("int_data_as_of", "as_of_at, as_of_date")
+    assert as_of_at.replace(tzinfo=None) == newest
+    assert as_of_date == _jst_date(newest) == _as_of()
 
 
 def test_application_funnel(view: ViewReader) -> None:
@@ -103,12 +124,15 @@ def test_application_funnel(view: ViewReader) -> None:
         "SELECT application_id, issued_at, activated_at FROM cards"
     ):
         cards[int(application_id)].append((issued_at, activated_at))
+    as_of = _as_of()
     days: dict[dt.date, list[tuple[int, str, float | None]]] = defaultdict(list)
     for application_id, applied_at, status, decided_at in _source(
         "SELECT application_id, applied_at, status, decided_at FROM applications"
     ):
         hours = None if decided_at is None else (decided_at - applied_at).total_seconds() / 3600
         days[_jst_date(applied_at)].append((int(application_id), status, hours))
+    decided = [h for apps in days.values() for _, s, h in apps if h is not None and s != "pending"]
+    maturity_days = math.ceil(_percentile(decided, 0.95) / 24)
     expected = {}
     for day, apps in days.items():
         statuses = [s for _, s, _ in apps]
@@ -117,6 +141,8 @@ def test_application_funnel(view: ViewReader) -> None:
         issued = [c for a, _, _ in apps for c in cards[a]]
         activated = sum(1 for i, a in issued if a is not None and a - i <= dt.timedelta(days=30))
         expected[(day,)] = (
+            day < as_of,
+            (as_of - day).days > maturity_days,
             len(apps),
             approved,
             rejected,
@@ -129,10 +155,17 @@ def test_application_funnel(view: ViewReader) -> None:
     _assert_view(
         view,
         "kpi_application_funnel_daily",
-        "application_date, applications, approved, rejected, pending, approval_rate, "
+        "application_date, is_complete, is_mature, applications, approved, rejected, pending, "
+        "approval_rate, "
         "median_hours_to_decision, cards_issued, activation_rate_30d",
         expected,
     )
+    # Plausible on the test seed: over complete, mature days about 60-75% are approved.
+    rows = view("kpi_application_funnel_daily", "is_complete, is_mature, approved, rejected")
+    approved = sum(a for c, m, a, _ in rows if c and m)
+    decided_count = sum(a + r for c, m, a, r in rows if c and m)
+    assert decided_count > 100
+    assert 0.60 <= approved / decided_count <= 0.75, approved / decided_count
 
 
 def _transactions() -> list[
@@ -156,7 +189,7 @@ def _signed(kind: str, amount: Decimal) -> Decimal:
 
 
 def _spending(
-    group: Iterable[tuple[Any, int, str, Decimal]],
+    group: Iterable[tuple[Any, int, str, Decimal]], complete: Callable[[Any], bool]
 ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for key, member, kind, amount in group:
@@ -166,21 +199,26 @@ def _spending(
             acc[1] += 1
             acc[2] += amount
             acc[3].add(member)
-    return {k: (g, n, _ratio(c, n), len(m)) for k, (g, n, c, m) in sums.items()}
+    return {k: (complete(k[0]), g, n, _ratio(c, n), len(m)) for k, (g, n, c, m) in sums.items()}
 
 
 def test_spending_by_day_and_month_per_design_and_target(view: ViewReader) -> None:
     txns = _transactions()
-    columns = "gmv_jpy, capture_count, average_ticket_jpy, active_cardholders"
+    as_of = _as_of()
+    columns = "is_complete, gmv_jpy, capture_count, average_ticket_jpy, active_cardholders"
     daily = _spending(
-        ((d, design, target or "(none)"), m, k, a) for d, m, k, a, design, target, _, _ in txns
+        (((d, design, target or "(none)"), m, k, a) for d, m, k, a, design, target, _, _ in txns),
+        lambda day: day < as_of,
     )
     _assert_view(
         view, "kpi_spending_daily", f"business_date, card_design, support_target, {columns}", daily
     )
     monthly = _spending(
-        ((_month(d), design, target or "(none)"), m, k, a)
-        for d, m, k, a, design, target, _, _ in txns
+        (
+            ((_month(d), design, target or "(none)"), m, k, a)
+            for d, m, k, a, design, target, _, _ in txns
+        ),
+        lambda month: _month_end(month) < as_of,
     )
     _assert_view(
         view,
@@ -202,12 +240,12 @@ def test_active_cardholders_daily_and_30_day(view: ViewReader) -> None:
         window = set().union(
             *(active_days.get(day - dt.timedelta(days=n), set()) for n in range(30))
         )
-        expected[(day,)] = (len(active_days.get(day, set())), len(window))
+        expected[(day,)] = (day < last, len(active_days.get(day, set())), len(window))
         day += dt.timedelta(days=1)
     _assert_view(
         view,
         "kpi_active_cardholders_daily",
-        "business_date, daily_active_cardholders, active_cardholders_30d",
+        "business_date, is_complete, daily_active_cardholders, active_cardholders_30d",
         expected,
     )
 
@@ -219,8 +257,10 @@ def test_support_contributions(view: ViewReader) -> None:
         totals[_month(day)] += _signed(kind, amount)
         if target is not None:
             fan.setdefault((_month(day), target), [Decimal(0), rate])[0] += _signed(kind, amount)
+    as_of = _as_of()
     expected = {
         key: (
+            _month_end(key[0]) < as_of,
             rate,
             gmv,
             (gmv * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP),
@@ -231,7 +271,8 @@ def test_support_contributions(view: ViewReader) -> None:
     _assert_view(
         view,
         "kpi_support_contributions_monthly",
-        "spend_month, support_target, contribution_rate, fan_card_gmv_jpy, contribution_jpy, "
+        "spend_month, support_target, is_complete, contribution_rate, fan_card_gmv_jpy, "
+        "contribution_jpy, "
         "share_of_total_gmv",
         expected,
     )
@@ -256,29 +297,44 @@ def test_repayments_by_channel_and_repayment_rate(view: ViewReader) -> None:
         repaid[int(statement_id)][0] += amount
         if paid <= statements[int(statement_id)][1]:
             repaid[int(statement_id)][1] += amount
-    expected = {k: (n, total, _ratio(total, n)) for k, (n, total) in by_channel.items()}
+    as_of = _as_of()
+    expected = {
+        k: (_month_end(k[0]) < as_of, n, total, _ratio(total, n))
+        for k, (n, total) in by_channel.items()
+    }
     _assert_view(
         view,
         "kpi_repayments_monthly",
-        "repayment_month, channel, repayments, repaid_amount_jpy, average_repayment_jpy",
+        "repayment_month, channel, is_complete, repayments, repaid_amount_jpy, "
+        "average_repayment_jpy",
         expected,
     )
 
     months: dict[dt.date, list[Any]] = {}
-    for statement_id, (month, _, billed) in statements.items():
+    due_dates: dict[dt.date, dt.date] = {}
+    for statement_id, (month, due, billed) in statements.items():
+        due_dates[month] = max(due, due_dates.get(month, due))
         acc = months.setdefault(month, [0, Decimal(0), Decimal(0), Decimal(0)])
         acc[0] += 1
         acc[1] += billed
         acc[2] += repaid[statement_id][0]
         acc[3] += repaid[statement_id][1]
     expected = {
-        (m,): (n, billed, paid, on_time, _ratio(paid, billed), _ratio(on_time, billed))
+        (m,): (
+            due_dates[m] < as_of,
+            n,
+            billed,
+            paid,
+            on_time,
+            _ratio(paid, billed),
+            _ratio(on_time, billed),
+        )
         for m, (n, billed, paid, on_time) in months.items()
     }
     _assert_view(
         view,
         "kpi_repayment_rate_monthly",
-        "statement_month, statements, billed_amount_jpy, repaid_amount_jpy, "
+        "statement_month, is_complete, statements, billed_amount_jpy, repaid_amount_jpy, "
         "repaid_on_time_amount_jpy, repayment_rate, on_time_repayment_rate",
         expected,
     )
@@ -293,9 +349,44 @@ def _bucket(balance: Decimal, as_of: dt.date, due: dt.date) -> str:
     return next((name for limit, name in BUCKETS if late < limit), "dpd_90_plus")
 
 
+def _month_ends(first: dt.date, as_of: dt.date) -> list[dt.date]:
+    """Month ends from the month of `first` up to the as-of date."""
+    ends = []
+    end = _month_end(first)
+    while end <= as_of:
+        ends.append(end)
+        end = _month_end(end + dt.timedelta(days=1))
+    return ends
+
+
+def _unbilled(
+    statements: list[tuple[Any, ...]], month_ends: list[dt.date]
+) -> dict[dt.date, Decimal]:
+    """Captures - refunds up to each month end that no statement closed by then covers (a
+    statement covers its card's transactions of its statement month, Tokyo dates)."""
+    closing = {(int(card), month): closes for _, card, month, closes, *_ in statements}
+    card_months: dict[tuple[int, dt.date], Decimal] = defaultdict(Decimal)
+    for card, kind, amount, ts in _source(
+        "SELECT card_id, txn_type, amount, transacted_at FROM transactions"
+    ):
+        card_months[(int(card), _month(_jst_date(ts)))] += _signed(kind, amount)
+    return {
+        end: sum(
+            (
+                signed
+                for (card, month), signed in card_months.items()
+                if month <= end and not closing.get((card, month), dt.date.max) <= end
+            ),
+            Decimal(0),
+        )
+        for end in month_ends
+    }
+
+
 def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
     statements = _source(
-        "SELECT statement_id, card_id, closing_date, due_date, billed_amount FROM statements"
+        "SELECT statement_id, card_id, statement_month, closing_date, due_date, billed_amount "
+        "FROM statements"
     )
     payments: dict[int, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     for statement_id, amount, paid_at in _source(
@@ -303,15 +394,15 @@ def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
     ):
         payments[int(statement_id)].append((_jst_date(paid_at), amount))
     as_of = _as_of()
-    month_ends = []
-    end = _month_end(min(s[2] for s in statements))
-    while end <= as_of:
-        month_ends.append(end)
-        end = _month_end(end + dt.timedelta(days=1))
+    [(first_txn,)] = _source("SELECT MIN(transacted_at) FROM transactions")
+    month_ends = _month_ends(_jst_date(first_txn), as_of)
     assert len(month_ends) >= 2, "the demo data must span a roll from one month end to the next"
+    unbilled = _unbilled(statements, month_ends)
     status: dict[tuple[int, dt.date], tuple[str, Decimal]] = {}
-    summary: dict[tuple[dt.date], list[Any]] = {}
-    for statement_id, card_id, closing, due, billed in statements:
+    summary: dict[dt.date, list[Any]] = {
+        end: [Decimal(0), defaultdict(Decimal), set()] for end in month_ends
+    }
+    for statement_id, card_id, _, closing, due, billed in statements:
         for end in month_ends:
             if closing > end:
                 continue
@@ -319,33 +410,29 @@ def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
             balance = max(billed - paid, Decimal(0))
             bucket = _bucket(balance, end, due)
             status[(int(statement_id), end)] = (bucket, balance)
-            acc = summary.setdefault((end,), [Decimal(0), defaultdict(Decimal), set()])
+            acc = summary[end]
             acc[0] += balance
             acc[1][bucket] += balance
-            if bucket.startswith("dpd_"):
+            if bucket in PAST_30:
                 acc[2].add(int(card_id))
     expected = {}
-    for key, (outstanding, by_bucket, cards) in summary.items():
-        delinquent = sum((v for b, v in by_bucket.items() if b.startswith("dpd_")), Decimal(0))
-        expected[key] = (
-            outstanding,
-            by_bucket["current"],
-            by_bucket["dpd_1_29"],
-            by_bucket["dpd_30_59"],
-            by_bucket["dpd_60_89"],
-            by_bucket["dpd_90_plus"],
-            delinquent,
+    for end, (billed_out, by_bucket, cards) in summary.items():
+        receivables = billed_out + unbilled[end]
+        past_1 = sum((by_bucket[b] for b in DEPTH[1:]), Decimal(0))
+        past_30 = sum((by_bucket[b] for b in PAST_30), Decimal(0))
+        expected[(end,)] = (
+            end < as_of,
+            receivables,
+            billed_out,
+            unbilled[end],
+            *(by_bucket[b] for b in DEPTH),
+            past_1,
+            past_30,
             len(cards),
-            _ratio(delinquent, outstanding),
+            _ratio(past_30, receivables),
+            _ratio(past_1, receivables),
         )
-    _assert_view(
-        view,
-        "kpi_delinquency_monthly",
-        "as_of_month_end, outstanding_balance_jpy, current_balance_jpy, dpd_1_29_balance_jpy, "
-        "dpd_30_59_balance_jpy, dpd_60_89_balance_jpy, dpd_90_plus_balance_jpy, "
-        "delinquent_balance_jpy, delinquent_cards, delinquency_rate",
-        expected,
-    )
+    _assert_view(view, "kpi_delinquency_monthly", DELINQUENCY_COLUMNS, expected)
 
     moves: dict[tuple[dt.date, str, str], list[Any]] = {}
     for (statement_id, end), (bucket, balance) in status.items():
@@ -361,15 +448,80 @@ def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
     for (end, origin, _), (_, balance) in moves.items():
         from_totals[(end, origin)] += balance
     expected = {
-        key: (n, balance, _ratio(balance, from_totals[key[:2]]))
+        key: (
+            key[0] < as_of,
+            DEPTH.index(key[1]),
+            key[2] in DEPTH and DEPTH.index(key[2]) == DEPTH.index(key[1]) + 1,
+            n,
+            balance,
+            _ratio(balance, from_totals[key[:2]]),
+        )
         for key, (n, balance) in moves.items()
     }
     _assert_view(
         view,
         "kpi_roll_rates_monthly",
-        "as_of_month_end, from_bucket, to_bucket, statements, balance_jpy, roll_rate",
+        "as_of_month_end, from_bucket, to_bucket, is_complete, from_bucket_order, "
+        "is_roll_forward, statements, balance_jpy, roll_rate",
         expected,
     )
+
+
+DELINQUENCY_COLUMNS = (
+    "as_of_month_end, is_complete, receivables_jpy, billed_outstanding_jpy, "
+    "unbilled_balance_jpy, current_balance_jpy, dpd_1_29_balance_jpy, dpd_30_59_balance_jpy, "
+    "dpd_60_89_balance_jpy, dpd_90_plus_balance_jpy, dpd_1_plus_balance_jpy, "
+    "dpd_30_plus_balance_jpy, delinquent_cards, delinquency_rate, dpd_1_plus_rate"
+)
+
+
+def test_credit_figures_are_plausible_at_complete_month_ends(view: ViewReader) -> None:
+    """What credit staff expect of a card book, where the test seed can show it: 30+ days
+    past due is a few percent of receivables, balances shrink with depth, and roll-forward
+    rates rise with depth. (A bucket 30+ days past due exists only from the second month
+    end after the first due date; see tests/unit/test_seed.py for a longer book.)"""
+    rows = [
+        r
+        for r in view(
+            "kpi_delinquency_monthly",
+            "as_of_month_end, is_complete, receivables_jpy, current_balance_jpy, "
+            "dpd_1_29_balance_jpy, dpd_30_59_balance_jpy, dpd_60_89_balance_jpy, "
+            "dpd_90_plus_balance_jpy, delinquency_rate, dpd_1_plus_rate",
+        )
+        if r[1]
+    ]
+    assert len(rows) >= 2, "the test seed must have two complete month ends"
+    for end, _, receivables, *buckets, rate_30, rate_1 in rows:
+        assert receivables > 0, end
+        assert buckets[0] > buckets[1], f"{end}: current must exceed 1-29 days past due"
+        assert all(a >= b for a, b in itertools.pairwise(buckets)), f"{end}: {buckets}"
+        assert 0 <= rate_30 <= 0.05, f"{end}: 30+ days past due {rate_30:.2%}"
+        assert rate_30 <= rate_1 <= 0.15, f"{end}: 1+ days past due {rate_1:.2%}"
+    from_totals: dict[tuple[dt.date, int], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    forward: dict[tuple[dt.date, int], float] = {}
+    for end, complete, is_forward, order, n, balance, rate in view(
+        "kpi_roll_rates_monthly",
+        "as_of_month_end, is_complete, is_roll_forward, from_bucket_order, statements, "
+        "balance_jpy, roll_rate",
+    ):
+        if complete:
+            from_totals[(end, order)][0] += n
+            from_totals[(end, order)][1] += balance
+            if is_forward:
+                forward[(end, order)] = rate
+    # Rates from buckets with enough statements and balance to mean something.
+    observable = {
+        key: forward.get(key, 0.0)
+        for key, (n, balance) in from_totals.items()
+        if n >= 10 and balance >= 100_000
+    }
+    assert observable, "the test seed must roll enough current balance once"
+    for (end, order), rate in observable.items():
+        if order == 0:
+            assert 0 < rate <= 0.15, f"{end}: {rate:.1%} of current balance rolled to 1-29"
+        deeper = observable.get((end, order + 1))
+        if deeper is not None:
+            assert rate < deeper, f"{end}: roll-forward from depth {order} {rate:.1%} >= next"
 
 
 def test_vintage_retention(view: ViewReader) -> None:
@@ -386,30 +538,49 @@ def test_vintage_retention(view: ViewReader) -> None:
     cohort_sizes: dict[dt.date, int] = defaultdict(int)
     for month in signup.values():
         cohort_sizes[month] += 1
-    last = _month(_as_of())
+    as_of = _as_of()
     expected = {}
     for cohort, size in cohort_sizes.items():
-        for offset in range(_months_between(cohort, last) + 1):
+        for offset in range(_months_between(cohort, _month(as_of)) + 1):
             members = len(active[(cohort, offset)])
-            expected[(cohort, offset)] = (size, members, _ratio(members, size))
+            month = _add_months(cohort, offset)
+            expected[(cohort, offset)] = (
+                _month_end(month) < as_of,
+                size,
+                members,
+                _ratio(members, size),
+            )
     _assert_view(
         view,
         "kpi_vintage_retention_monthly",
-        "signup_month, months_since_signup, cohort_members, active_members, retention_rate",
+        "signup_month, months_since_signup, is_complete, cohort_members, active_members, "
+        "retention_rate",
         expected,
     )
+    # Vintages decay: after the signup month (partial: cards still being issued), each
+    # complete month keeps no more of a cohort than the month before.
+    for (cohort, offset), (complete, _, _, rate) in expected.items():
+        following = expected.get((cohort, offset + 1))
+        if offset >= 1 and complete and following and following[0]:
+            assert following[3] <= rate, f"{cohort} month {offset + 1} retains more than {offset}"
+
+
+def _add_months(month: dt.date, months: int) -> dt.date:
+    index = month.year * 12 + month.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def test_daily_gmv_equals_the_source(view: ViewReader) -> None:
+    as_of = _as_of()
     expected = {
-        (day,): (Decimal(gmv),)
+        (day,): (day < as_of, Decimal(gmv))
         for day, gmv in _source(
             "SELECT DATE(transacted_at + INTERVAL 9 HOUR), "
             "SUM(CASE txn_type WHEN 'capture' THEN amount WHEN 'refund' THEN -amount ELSE 0 END) "
             "FROM transactions GROUP BY 1"
         )
     }
-    _assert_view(view, "kpi_gmv_daily", "business_date, gmv_jpy", expected)
+    _assert_view(view, "kpi_gmv_daily", "business_date, is_complete, gmv_jpy", expected)
 
 
 def test_reconciliation_after_the_load_matches_every_partition(
