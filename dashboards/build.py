@@ -1,7 +1,9 @@
-"""Render the declared dashboards to self-contained HTML: KPI tiles and interactive charts.
+"""Render the declared dashboards to static HTML: KPI tiles, Vega-Lite charts, tables.
 
-Everything is inline (CSS, JavaScript, data as JSON), so a page opens from disk with no
-network. Data comes from the configured warehouse's KPI views only.
+Pages need no network: CSS, data and chart specs are inline and the Vega libraries are
+one local file next to the pages (vl-convert's offline bundle). Data comes from the
+configured warehouse's KPI views only; every period a view marks incomplete is drawn as
+partial and never enters a tile or a comparison.
 """
 
 from __future__ import annotations
@@ -10,19 +12,85 @@ import datetime as dt
 import html
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import altair as alt
+import vl_convert
 from google.cloud import bigquery
 
-from dashboards.spec import Chart, Dashboard, Tile, check_against_views, load_dashboards
+from dashboards import charts, looker
+from dashboards.formats import (
+    FORMAT_LOCALES,
+    as_of_text,
+    format_change,
+    format_value,
+)
+from dashboards.kpis import Anomaly, TileValue, anomalies, tile_value
+from dashboards.spec import (
+    Chart,
+    Dashboard,
+    Glossary,
+    Tile,
+    check_against_views,
+    load_dashboards,
+    load_glossary,
+    unlabelled_columns,
+)
 from etl.errors import CardlakeError
 from etl.load import warehouse
 from etl.settings import SQL_DIR, WarehouseSettings
 from etl.views import deploy as views
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+VEGA_BUNDLE = "vega-bundle.js"
+# Selected in place of a completeness column: the ops views are snapshots, always whole.
+ALWAYS_COMPLETE = "true"
+# What the bundle exposes to the page's own script.
+GLOBALS = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+TIME_LOCALES: dict[str, Literal["ja-JP", "en-US"]] = {"ja": "ja-JP", "en": "en-US"}
+WORDS = {
+    "owner": {"ja": "担当", "en": "Owner"},
+    "audience": {"ja": "対象", "en": "audience"},
+    "built": {"ja": "作成", "en": "built"},
+    "aggregates": {
+        "ja": "ウェアハウスの KPI ビュー（集計値のみ）から作成",
+        "en": "from the warehouse's KPI views (aggregates only)",
+    },
+    "newest": {"ja": "最新の確定値", "en": "newest complete value"},
+    "days": {"ja": "確定した直近{n}日（{end}まで）", "en": "last {n} complete days to {end}"},
+    "all": {"ja": "全期間", "en": "All"},
+    "range_days": {"ja": "{n}日", "en": "{n} days"},
+    "series": {"ja": "系列の表示切替", "en": "Show or hide series"},
+    "range": {"ja": "表示期間", "en": "Date range"},
+    "partial_note": {
+        "ja": "白抜きの点・薄い棒は途中（未確定）の期間です。",
+        "en": "Hollow points and faded bars are partial periods, still filling in.",
+    },
+    "partial": {"ja": "（途中）", "en": " (partial)"},
+    "anomalies": {"ja": "KPI の異常検知", "en": "KPI anomalies"},
+    "no_anomalies": {
+        "ja": "宣言された範囲を外れた KPI はありません。",
+        "en": "No KPI is outside its declared range.",
+    },
+    "range_rule": {"ja": "想定範囲外", "en": "outside its plausible range"},
+    "move_rule": {"ja": "前期間からの変動が大きすぎる", "en": "moved more than declared"},
+    "warning": {"ja": "⚠ 要確認: ", "en": "⚠ check: "},
+    "looker": {"ja": "Looker Studio 作成シート", "en": "Looker Studio build sheet"},
+    "dashboards": {"ja": "cardlake ダッシュボード", "en": "cardlake dashboards"},
+}
+ANOMALY_HEADERS = {
+    "ja": ["ダッシュボード", "KPI", "ビュー", "日付", "値", "内容"],
+    "en": ["dashboard", "KPI", "view", "date", "value", "rule"],
+}
+
+
+def _word(key: str, lang: str, **values: Any) -> str:
+    return WORDS[key][lang].format(**values)
+
+
+def _asset(name: str) -> str:
+    return resources.files("dashboards").joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def _sql_literal(value: Any) -> str:
@@ -47,195 +115,364 @@ def deployed_columns(
     }
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def chart_rows(bq: bigquery.Client, view_id: str, chart: Chart) -> list[list[Any]]:
-    columns = [chart.x, *([chart.series] if chart.series else []), *chart.y]
-    where = " and ".join(f"`{c}` = {_sql_literal(v)}" for c, v in chart.filters.items())
-    order = ", ".join(f"`{c}`" for c in columns[: 2 if chart.series else 1])
+def _select(
+    bq: bigquery.Client,
+    view_id: str,
+    columns: list[str],
+    filters: dict[str, Any],
+    order: list[str],
+) -> list[tuple[Any, ...]]:
+    where = " and ".join(f"`{c}` = {_sql_literal(v)}" for c, v in filters.items())
+    selected = ", ".join(c if c == ALWAYS_COMPLETE else f"`{c}`" for c in columns)
     sql = (
-        f"select {', '.join(f'`{c}`' for c in columns)} from `{view_id}`"
+        f"select {selected} from `{view_id}`"
         + (f" where {where}" if where else "")
-        + f" order by {order}"
+        + f" order by {', '.join(f'`{c}`' for c in order)}"
     )
     _, rows = warehouse.query_rows(bq, sql)
-    return [[_json_value(v) for v in row] for row in rows]
+    return [tuple(row) for row in rows]
+
+
+def chart_rows(bq: bigquery.Client, view_id: str, chart: Chart) -> list[tuple[Any, ...]]:
+    """(x, [series], *y, complete) rows, ordered as the chart or table shows them."""
+    series = [chart.series] if chart.series else []
+    complete = [chart.complete or ALWAYS_COMPLETE]
+    columns = [chart.x, *series, *chart.y]
+    order = list(chart.order) or [chart.x, *series]
+    return _select(bq, view_id, columns + complete, chart.filters, order)
+
+
+def tile_rows(bq: bigquery.Client, view_id: str, tile: Tile) -> list[tuple[Any, ...]]:
+    """(date, complete, *measures) rows of a tile's view."""
+    columns = [tile.date, tile.complete or ALWAYS_COMPLETE, *tile.measures]
+    return _select(bq, view_id, columns, {}, [tile.date])
+
+
+def data_as_of(bq: bigquery.Client, settings: WarehouseSettings) -> dt.datetime | None:
+    """When the newest transaction the warehouse holds happened: the pages' as-of time."""
+    ids = _view_ids(settings)
+    _, rows = warehouse.query_rows(bq, f"select max(as_of_at) from `{ids['int_data_as_of']}`")
+    return rows[0][0] if rows else None
 
 
 @dataclass(frozen=True)
-class TileValue:
-    value: float | None
-    previous: float | None
-    as_of: str | None
-
-    @property
-    def change(self) -> float | None:
-        if self.value is None or not self.previous:
-            return None
-        return (self.value - self.previous) / abs(self.previous)
+class DashboardData:
+    tiles: dict[Tile, TileValue]
+    charts: list[list[tuple[Any, ...]]]  # in the order of dashboard.charts
+    anomalies: list[Anomaly]
 
 
-def tile_value(bq: bigquery.Client, view_id: str, tile: Tile) -> TileValue:
-    """Newest period (or value) of a tile and the period (or value) before it."""
-    measures = [tile.metric] if tile.metric else [*tile.numerator, *tile.denominator]
-    _, rows = warehouse.query_rows(
-        bq,
-        f"select `{tile.date}`, {', '.join(f'`{m}`' for m in measures)} from `{view_id}`",
+def read_dashboard(bq: bigquery.Client, ids: dict[str, str], dashboard: Dashboard) -> DashboardData:
+    tiles, found = {}, []
+    for tile in dashboard.tiles:
+        rows = tile_rows(bq, ids[tile.view], tile)
+        tiles[tile] = tile_value(tile, rows)
+        found += anomalies(dashboard.name, tile, rows)
+    charts_data = [chart_rows(bq, ids[c.view], c) for c in dashboard.charts]
+    return DashboardData(tiles, charts_data, found)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every page of one build shares."""
+
+    lang: str
+    glossary: Glossary
+    descriptions: dict[str, dict[str, str]]
+    as_of: dt.datetime | None
+    built_at: dt.datetime
+    dashboards: list[Dashboard]
+    anomalies: list[Anomaly]
+
+
+def _direction(tile: Tile, result: TileValue) -> str:
+    """good or bad by the tile's declared good direction; flat when neither applies."""
+    if result.value is None or result.previous is None or tile.good == "neutral":
+        return "flat"
+    if result.value == result.previous:
+        return "flat"
+    return "good" if (result.value > result.previous) == (tile.good == "up") else "bad"
+
+
+def _tile_html(tile: Tile, result: TileValue, ctx: PageContext) -> str:
+    lang = ctx.lang
+    change = format_change(result.value, result.previous, tile.format, lang)
+    direction = _direction(tile, result)
+    end = result.period_end.isoformat() if result.period_end else format_value(None, "", lang)
+    period = (
+        f"{_word('newest', lang)} ({end})"
+        if tile.aggregate == "last"
+        else _word("days", lang, n=tile.period_days, end=end)
     )
-    by_date: dict[dt.date, list[float]] = {}
-    for date, *values in rows:
-        acc = by_date.setdefault(date, [0.0] * len(measures))
-        for i, value in enumerate(values):
-            acc[i] += float(value or 0)
-    if not by_date:
-        return TileValue(None, None, None)
-    newest = max(by_date)
-    period = dt.timedelta(days=tile.period_days)
-    if tile.aggregate == "last":
-        earlier = [d for d in by_date if d <= newest - period]
-        return TileValue(
-            by_date[newest][0], by_date[max(earlier)][0] if earlier else None, newest.isoformat()
-        )
-
-    def window(end: dt.date) -> float | None:
-        days = [d for d in by_date if end - period < d <= end]
-        if not days:
-            return None
-        sums = [sum(by_date[d][i] for d in days) for i in range(len(measures))]
-        if tile.aggregate == "sum":
-            return sums[0]
-        numerator = sum(sums[: len(tile.numerator)])
-        denominator = sum(sums[len(tile.numerator) :])
-        return numerator / denominator if denominator else None
-
-    return TileValue(window(newest), window(newest - period), newest.isoformat())
-
-
-def format_value(value: float | None, kind: str) -> str:
-    if value is None:
-        return "n/a"
-    if kind == "yen":
-        return f"¥{value:,.0f}"
-    if kind == "percent":
-        return f"{value * 100:.1f}%"
-    if kind == "hours":
-        return f"{value:.1f} h"
-    return f"{value:,.0f}"
-
-
-def _tile_html(tile: Tile, result: TileValue) -> str:
-    change = result.change
-    if change is None:
-        delta = "<span class='delta'>no earlier period</span>"
-    else:
-        arrow = "▲" if change > 0 else "▼" if change < 0 else "■"
-        delta = f"<span class='delta'>{arrow} {abs(change) * 100:.1f}% vs previous</span>"
-    period = "newest value" if tile.aggregate == "last" else f"last {tile.period_days} days"
+    flagged = [a for a in ctx.anomalies if a.tile == tile]
+    warning = "".join(
+        f"<p class='warning' role='alert'>{_word('warning', lang)}"
+        f"{_word(a.rule + '_rule', lang)} ({a.date.isoformat()})</p>"
+        for a in flagged
+    )
     raw = "" if result.value is None else repr(result.value)
     return (
-        f"<div class='tile' data-tile='{html.escape(tile.title)}' data-value='{raw}'>"
-        f"<div class='tile-title'>{html.escape(tile.title)}</div>"
-        f"<div class='tile-value'>{format_value(result.value, tile.format)}</div>"
-        f"{delta}<div class='tile-period'>{period} to {result.as_of or 'n/a'}</div></div>"
+        f"<div class='tile{' flagged' if flagged else ''}' data-tile='{html.escape(tile.title.en)}' "
+        f"data-value='{raw}'><div class='tile-title'>{html.escape(tile.title(lang))}</div>"
+        f"<div class='tile-value'>{format_value(result.value, tile.format, lang)}</div>"
+        f"<div class='delta {direction}'>{html.escape(change)}</div>"
+        f"<div class='tile-period'>{html.escape(period)}</div>{warning}"
+        f"<p class='definition'>{html.escape(tile.definition(lang))}</p></div>"
     )
 
 
-def _chart_html(index: int, chart: Chart, rows: list[list[Any]]) -> str:
-    spec = {
-        "title": chart.title,
-        "type": chart.type,
-        "x": chart.x,
-        "series": chart.series,
-        "y": list(chart.y),
-        "format": chart.format,
-        "rangeDays": chart.date_range_days,
-        "rows": rows,
-    }
+def _cell(value: Any, kind: str, ctx: PageContext) -> str:
+    if isinstance(value, str):
+        return html.escape(ctx.glossary.value(value, ctx.lang))
+    return html.escape(format_value(value, kind, ctx.lang))
+
+
+def _table_html(chart: Chart, rows: list[tuple[Any, ...]], ctx: PageContext) -> str:
+    columns = [chart.x, *([chart.series] if chart.series else []), *chart.y]
+    described = ctx.descriptions.get(chart.view, {})
+    head = "".join(
+        f"<th scope='col' title='{html.escape(described.get(c, ''))}'>"
+        f"{html.escape(ctx.glossary.column(c, ctx.lang))}</th>"
+        for c in columns
+    )
+    body = []
+    for *values, complete in rows:
+        cells = [_cell(v, chart.format_of(c), ctx) for c, v in zip(columns, values, strict=True)]
+        if not complete:
+            cells[0] += html.escape(_word("partial", ctx.lang))
+        marker = "" if complete else " class='partial'"
+        body.append(f"<tr{marker}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (
+        f"<table class='data'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _since(chart: Chart, rows: list[tuple[Any, ...]], days: int | None) -> int | None:
+    dates = [row[0] for row in rows if isinstance(row[0], dt.date)]
+    if not days or not dates:
+        return None
+    return (max(dates) - dt.timedelta(days=days - 1) - charts.EPOCH).days * 86_400_000
+
+
+def _chart_html(index: int, chart: Chart, rows: list[tuple[Any, ...]], ctx: PageContext) -> str:
+    lang = ctx.lang
+    title = html.escape(chart.title(lang))
+    card = f"<div class='card chart-card' data-chart='{html.escape(chart.title.en)}'"
+    if chart.type == "table":
+        return f"{card} data-rendered='true'><h3>{title}</h3>{_table_html(chart, rows, ctx)}</div>"
+    spec = charts.vega_lite(chart, rows, ctx.glossary, lang)
+    since = _since(chart, rows, chart.date_range_days)
+    for param in spec["params"]:
+        if param["name"] == "since":
+            param["value"] = since
+    names = list(dict.fromkeys(r["series"] for r in spec["data"]["values"]))
+    toggles = "".join(
+        f"<button type='button' aria-pressed='true' data-series='{html.escape(n)}'>"
+        f"{html.escape(n)}</button>"
+        for n in names
+    )
+    controls = (
+        f"<div class='controls' role='group' aria-label='{_word('series', lang)}'>{toggles}</div>"
+        if len(names) > 1
+        else ""
+    )
+    if any(isinstance(row[0], dt.date) for row in rows) and charts.grain_of(chart) == "day":
+        ranges: list[tuple[int | None, str]] = [
+            (30, _word("range_days", lang, n=30)),
+            (90, _word("range_days", lang, n=90)),
+            (None, _word("all", lang)),
+        ]
+        buttons = "".join(
+            f"<button type='button' aria-pressed='{str(days == chart.date_range_days).lower()}'"
+            f" data-since='{_since(chart, rows, days) if days else ''}'>{label}</button>"
+            for days, label in ranges
+        )
+        controls += (
+            f"<div class='controls ranges' role='group' aria-label='{_word('range', lang)}'>"
+            f"{buttons}</div>"
+        )
     payload = json.dumps(spec, ensure_ascii=False).replace("</", "<\\/")
     return (
-        f"<div class='card chart-card' data-chart='{html.escape(chart.title)}' "
-        f"data-source='chart-data-{index}'><h3>{html.escape(chart.title)}</h3>"
-        f"<div class='chart-body'></div></div>"
-        f"<script type='application/json' id='chart-data-{index}'>{payload}</script>"
+        f"{card} data-source='chart-spec-{index}'><h3>{title}</h3>{controls}"
+        f"<div class='chart-body' role='img' aria-label='{title}'></div>"
+        f"<script type='application/json' id='chart-spec-{index}'>{payload}</script></div>"
     )
 
 
-def render(
-    dashboard: Dashboard,
-    tiles: dict[str, TileValue],
-    charts: dict[str, list[list[Any]]],
-    built_at: dt.datetime,
-    others: list[Dashboard],
-) -> str:
-    nav = " · ".join(f"<a href='{d.name}.html'>{html.escape(d.title)}</a>" for d in others)
+def _anomalies_html(ctx: PageContext) -> str:
+    lang = ctx.lang
+    if not ctx.anomalies:
+        return (
+            f"<section class='anomalies'><h2>{_word('anomalies', lang)}</h2>"
+            f"<p class='ok'>{_word('no_anomalies', lang)}</p></section>"
+        )
+    titles = {d.name: d.title(lang) for d in ctx.dashboards}
+    head = "".join(f"<th scope='col'>{h}</th>" for h in ANOMALY_HEADERS[lang])
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(v)}</td>"
+            for v in (
+                titles[a.dashboard],
+                a.tile.title(lang),
+                a.tile.view,
+                a.date.isoformat(),
+                format_value(a.value, a.tile.format, lang),
+                _word(a.rule + "_rule", lang),
+            )
+        )
+        + "</tr>"
+        for a in ctx.anomalies
+    )
+    return (
+        f"<section class='anomalies'><h2>{_word('anomalies', lang)}</h2>"
+        f"<table class='data' data-anomalies='{len(ctx.anomalies)}'><thead><tr>{head}</tr>"
+        f"</thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _head(title: str, lang: str) -> str:
+    return (
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_asset('dashboard.css')}</style></head>"
+    )
+
+
+def render(dashboard: Dashboard, data: DashboardData, ctx: PageContext) -> str:
+    lang = ctx.lang
+    nav = " · ".join(
+        f"<a href='{d.name}.html'>{html.escape(d.title(lang))}</a>" for d in ctx.dashboards
+    )
     sections = []
     index = 0
     for page in dashboard.pages:
-        parts = [f"<section><h2>{html.escape(page.title)}</h2>"]
+        parts = [f"<section><h2>{html.escape(page.title(lang))}</h2>"]
         if page.tiles:
-            parts.append(
-                "<div class='tiles'>"
-                + "".join(_tile_html(t, tiles[t.title]) for t in page.tiles)
-                + "</div>"
-            )
+            tiles = "".join(_tile_html(t, data.tiles[t], ctx) for t in page.tiles)
+            parts.append(f"<div class='tiles'>{tiles}</div>")
         for chart in page.charts:
-            parts.append(_chart_html(index, chart, charts[chart.title]))
+            parts.append(_chart_html(index, chart, data.charts[index], ctx))
             index += 1
         parts.append("</section>")
         sections.append("".join(parts))
+    if dashboard.name == "data_health":
+        sections.insert(0, _anomalies_html(ctx))
+    locale = {
+        "formatLocale": FORMAT_LOCALES[lang],
+        "timeFormatLocale": vl_convert.get_time_format_locale(TIME_LOCALES[lang]),
+    }
     return (
-        "<!doctype html><html lang='ja'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(dashboard.title)}</title>"
-        f"<style>{(ASSETS / 'dashboard.css').read_text()}</style></head><body>"
-        f"<nav>{nav}</nav><h1>{html.escape(dashboard.title)}</h1>"
-        f"<p class='meta'>Owner: {html.escape(dashboard.owner)} · audience: "
-        f"{html.escape(dashboard.audience)} · built {built_at:%Y-%m-%d %H:%M} UTC from the "
-        f"warehouse's KPI views (aggregates only)</p>{''.join(sections)}"
-        f"<script>{(ASSETS / 'dashboard.js').read_text()}</script></body></html>"
+        _head(dashboard.title(lang), lang)
+        + f"<body><nav><a href='index.html'>{_word('dashboards', lang)}</a> · {nav}</nav>"
+        f"<h1>{html.escape(dashboard.title(lang))}</h1>"
+        f"<p class='meta'><span class='as-of'>{as_of_text(ctx.as_of, lang)}</span> · "
+        f"{_word('owner', lang)}: {html.escape(dashboard.owner)} · {_word('audience', lang)}: "
+        f"{html.escape(dashboard.audience)} · {_word('built', lang)} "
+        f"{ctx.built_at:%Y-%m-%d %H:%M} UTC {_word('aggregates', lang)} · "
+        f"<a href='looker/{dashboard.name}.md'>{_word('looker', lang)}</a></p>"
+        f"<p class='meta'>{_word('partial_note', lang)}</p>{''.join(sections)}"
+        f"<script type='application/json' id='vega-locale'>{json.dumps(locale, ensure_ascii=False)}"
+        f"</script><script src='{VEGA_BUNDLE}'></script>"
+        f"<script>{_asset('dashboard.js')}</script></body></html>"
     )
 
 
-def _index(dashboards: list[Dashboard], built_at: dt.datetime) -> str:
+def _index(ctx: PageContext) -> str:
+    lang = ctx.lang
     items = "".join(
-        f"<li><a href='{d.name}.html'>{html.escape(d.title)}</a> — {html.escape(d.audience)}</li>"
-        for d in dashboards
+        f"<li><a href='{d.name}.html'>{html.escape(d.title(lang))}</a> — "
+        f"{html.escape(d.audience)}</li>"
+        for d in ctx.dashboards
     )
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>cardlake dashboards"
-        f"</title><style>{(ASSETS / 'dashboard.css').read_text()}</style></head><body>"
-        f"<h1>cardlake dashboards</h1><p class='meta'>built {built_at:%Y-%m-%d %H:%M} UTC</p>"
-        f"<ul class='index'>{items}</ul></body></html>"
+        _head(_word("dashboards", lang), lang)
+        + f"<body><h1>{_word('dashboards', lang)}</h1><p class='meta'>"
+        f"{as_of_text(ctx.as_of, lang)} · {_word('built', lang)} {ctx.built_at:%Y-%m-%d %H:%M}"
+        f" UTC</p><ul class='index'>{items}</ul></body></html>"
     )
 
 
-def build_all(out_dir: Path, settings: WarehouseSettings) -> list[Path]:
-    """index.html plus one page per dashboard; refuses dashboards that name missing columns."""
+def _write_bundle(out_dir: Path) -> Path:
+    """The Vega, Vega-Lite and Vega-Embed libraries for offline pages, matching the
+    Vega-Lite version Altair writes specs for; rebuilt only when that version changes."""
+    version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    path = out_dir / VEGA_BUNDLE
+    stamp = f"// vega-lite {version}, vl-convert bundle\n"
+    if not path.exists() or not path.read_text(encoding="utf-8").startswith(stamp):
+        path.write_text(
+            stamp + vl_convert.javascript_bundle(GLOBALS, vl_version=version), encoding="utf-8"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the pages show, read from the warehouse once for every language."""
+
+    dashboards: list[Dashboard]
+    glossary: Glossary
+    descriptions: dict[str, dict[str, str]]
+    as_of: dt.datetime | None
+    data: dict[str, DashboardData]
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        return [a for d in self.dashboards for a in self.data[d.name].anomalies]
+
+
+def read_warehouse(settings: WarehouseSettings) -> Snapshot:
+    """Every tile and chart of every dashboard; refuses dashboards that name missing
+    columns or show columns without a label."""
     bq = warehouse.client(settings)
     dashboards = load_dashboards()
+    glossary = load_glossary()
     problems = check_against_views(dashboards, deployed_columns(bq, settings))
+    problems += [
+        f"column {c} has no label in dashboards/glossary.yaml"
+        for c in unlabelled_columns(dashboards, glossary)
+    ]
     if problems:
         raise CardlakeError("dashboards do not match the views: " + "; ".join(problems))
     ids = _view_ids(settings)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    built_at = dt.datetime.now(dt.UTC)
-    written = [out_dir / "index.html"]
-    written[0].write_text(_index(dashboards, built_at), encoding="utf-8")
-    for dashboard in dashboards:
-        tiles = {
-            t.title: tile_value(bq, ids[t.view], t) for page in dashboard.pages for t in page.tiles
-        }
-        charts = {
-            c.title: chart_rows(bq, ids[c.view], c) for page in dashboard.pages for c in page.charts
-        }
+    definitions = {v.name: v for v in views.view_definitions()}
+    return Snapshot(
+        dashboards=dashboards,
+        glossary=glossary,
+        descriptions={name: v.metadata.columns for name, v in definitions.items()},
+        as_of=data_as_of(bq, settings),
+        data={d.name: read_dashboard(bq, ids, d) for d in dashboards},
+    )
+
+
+def write_pages(
+    out_dir: Path, snapshot: Snapshot, settings: WarehouseSettings, lang: str
+) -> list[Path]:
+    """index.html, the Vega bundle, and one page and one Looker Studio build sheet per
+    dashboard, in one language."""
+    ctx = PageContext(
+        lang=lang,
+        glossary=snapshot.glossary,
+        descriptions=snapshot.descriptions,
+        as_of=snapshot.as_of,
+        built_at=dt.datetime.now(dt.UTC),
+        dashboards=snapshot.dashboards,
+        anomalies=snapshot.anomalies,
+    )
+    (out_dir / "looker").mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "index.html", _write_bundle(out_dir)]
+    written[0].write_text(_index(ctx), encoding="utf-8")
+    for dashboard in snapshot.dashboards:
         path = out_dir / f"{dashboard.name}.html"
-        path.write_text(render(dashboard, tiles, charts, built_at, dashboards), encoding="utf-8")
-        written.append(path)
+        path.write_text(render(dashboard, snapshot.data[dashboard.name], ctx), encoding="utf-8")
+        sheet = out_dir / "looker" / f"{dashboard.name}.md"
+        sheet.write_text(
+            looker.build_sheet(dashboard, settings, snapshot.glossary), encoding="utf-8"
+        )
+        written += [path, sheet]
     return written
+
+
+def build_all(out_dir: Path, settings: WarehouseSettings, lang: str = "ja") -> list[Path]:
+    """The whole offline build in one language."""
+    return write_pages(out_dir, read_warehouse(settings), settings, lang)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlencode
 
-from dashboards.spec import Dashboard
+from dashboards.spec import Chart, Dashboard, Glossary, Tile
 from etl.settings import WarehouseSettings
 from etl.views import deploy as views
 
@@ -33,7 +33,7 @@ def data_sources(dashboard: Dashboard) -> dict[str, str]:
 
 def linking_url(dashboard: Dashboard, settings: WarehouseSettings) -> str:
     definitions = {v.name: v for v in views.view_definitions()}
-    params = {"r.reportName": f"cardlake - {dashboard.title}"}
+    params = {"r.reportName": f"cardlake - {dashboard.title.en}"}
     template = template_report_id(dashboard)
     if template:
         params["c.reportId"] = template
@@ -48,3 +48,80 @@ def linking_url(dashboard: Dashboard, settings: WarehouseSettings) -> str:
             f"ds.{alias}.datasourceName": f"cardlake {view}",
         }
     return f"{LINKING_API}?{urlencode(params)}"
+
+
+CHART_KINDS = {
+    "line": "Time series chart (or Line chart for a numeric x)",
+    "bar": "Column chart",
+    "stacked_bar": "Stacked column chart",
+    "table": "Table",
+}
+
+
+def _aggregation(column: str) -> str:
+    """Rates are one value per row: Looker Studio must not sum them."""
+    return "AVG" if column.endswith(("_rate", "_rate_30d")) or "share" in column else "SUM"
+
+
+def _tile_field(tile: Tile) -> str:
+    if tile.aggregate == "ratio":
+        numerator = " + ".join(f"SUM({c})" for c in tile.numerator)
+        denominator = " + ".join(f"SUM({c})" for c in tile.denominator)
+        return f"calculated field: ({numerator}) / ({denominator})"
+    if tile.aggregate == "last":
+        return f"{tile.metric} (MAX), date range: the newest complete {tile.date}"
+    return f"{tile.metric} (SUM)"
+
+
+def _chart_lines(chart: Chart, glossary: Glossary) -> list[str]:
+    filters = [f"{chart.complete} = true (or a second series for partial periods)"]
+    filters += [f"{column} = {value}" for column, value in chart.filters.items()]
+    metrics = ", ".join(
+        f"{c} ({_aggregation(c)}, label '{glossary.column(c, 'en')}')" for c in chart.y
+    )
+    lines = [
+        f"- **{chart.title.en}** / {chart.title.ja}: {CHART_KINDS[chart.type]}",
+        f"  - dimension: {chart.x}" + (f", breakdown: {chart.series}" if chart.series else ""),
+        f"  - metrics: {metrics}",
+        f"  - filters: {'; '.join(filters)}",
+    ]
+    if chart.date_range_days:
+        lines.append(f"  - default date range: last {chart.date_range_days} days")
+    return lines
+
+
+def build_sheet(dashboard: Dashboard, settings: WarehouseSettings, glossary: Glossary) -> str:
+    """What a person needs to make the dashboard's Looker Studio template once: data
+    sources, fields, calculated fields, chart types and filters. The template's id then
+    goes into looker_studio.template_report_id in the dashboard's YAML."""
+    definitions = {v.name: v for v in views.view_definitions()}
+    lines = [
+        f"# Looker Studio build sheet: {dashboard.title.en} / {dashboard.title.ja}",
+        "",
+        f"Source of truth: `{dashboard.path}`. Build the report once, then put its id into "
+        "`looker_studio.template_report_id` there (or `CARDLAKE_LOOKER_TEMPLATE_"
+        f"{dashboard.name.upper()}`); `cardlake dashboards links` then copies it per project.",
+        "",
+        "## Data sources (BigQuery connector, one per view)",
+    ]
+    for alias, view in data_sources(dashboard).items():
+        definition = definitions[view]
+        table = f"{settings.project}.{settings.datasets[definition.dataset_key]}.{view}"
+        lines += [f"- alias `{alias}`: `{table}` ({definition.metadata.grain})", "  - fields:"]
+        lines += [
+            f"    - `{column}`: {glossary.column(column, 'en')} / "
+            f"{glossary.column(column, 'ja')}: {description}"
+            for column, description in definition.metadata.columns.items()
+        ]
+    for page in dashboard.pages:
+        lines += ["", f"## Page: {page.title.en} / {page.title.ja}"]
+        for tile in page.tiles:
+            lines += [
+                f"- **{tile.title.en}** / {tile.title.ja}: Scorecard on `{tile.view}`, "
+                f"{_tile_field(tile)}; filter {tile.complete} = true; comparison: previous "
+                f"period ({'points' if tile.format == 'percent' else 'percent change'})",
+                f"  - definition: {tile.definition.en}",
+            ]
+        for chart in page.charts:
+            lines += _chart_lines(chart, glossary)
+    return "\n".join(lines) + "\n"

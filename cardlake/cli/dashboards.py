@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cardlake.cli.output import step
-from cardlake.cli.params import port
+from cardlake.cli.params import language, port
 from etl.errors import CardlakeError
 
 dashboards_app = typer.Typer(help="Build, serve or link the declared dashboards.")
@@ -31,13 +31,21 @@ def _out(out: Path | None) -> Path:
     return out or state_dir() / "dashboards"
 
 
+Lang = Annotated[
+    str,
+    typer.Option(
+        parser=language, metavar="ja|en", envvar="CARDLAKE_DASHBOARDS_LANG", help="page language"
+    ),
+]
+
+
 @dashboards_app.command("build")
-def dashboards_build(out: Out = None) -> None:
-    """HTML pages from the warehouse's KPI views (work offline)."""
+def dashboards_build(out: Out = None, lang: Lang = "ja") -> None:
+    """HTML pages and Looker Studio build sheets from the warehouse's KPI views (offline)."""
     from dashboards.build import build_all
     from etl.settings import warehouse_settings
 
-    for path in build_all(_out(out), warehouse_settings()):
+    for path in build_all(_out(out), warehouse_settings(), lang):
         step(f"built {path}")
 
 
@@ -73,5 +81,8 @@ def dashboards_links() -> None:
 
     settings = warehouse_settings()
     for dashboard in load_dashboards():
-        template = template_report_id(dashboard) or "none: a blank report"
-        print(f"{dashboard.title} (template {template})\n  {linking_url(dashboard, settings)}")
+        template = template_report_id(dashboard) or (
+            f"none yet: build it once from looker/{dashboard.name}.md of `cardlake dashboards "
+            "build`, then set looker_studio.template_report_id; until then a blank report"
+        )
+        print(f"{dashboard.title.en} (template {template})\n  {linking_url(dashboard, settings)}")

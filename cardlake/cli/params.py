@@ -44,3 +44,11 @@ def utc_timestamp(text: str) -> dt.datetime:
             f"{text!r} is not a timestamp like 2026-11-30T09:00:00 (UTC unless it names a zone)"
         ) from None
     return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def language(text: str) -> str:
+    from dashboards.spec import LANGUAGES
+
+    if text not in LANGUAGES:
+        raise typer.BadParameter(f"{text!r} is not one of {', '.join(LANGUAGES)}")
+    return text

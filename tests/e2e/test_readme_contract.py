@@ -301,6 +301,7 @@ def test_every_readme_command_and_block_does_what_it_says(cli: Cli) -> None:
         (["query", "select 1", "--format", "xml"], "'xml' is not one of"),
         (["dashboards", "serve", "--out", "/nonexistent/pages"], "nothing built"),
         (["dashboards", "serve", "--port", "http"], "not a whole number"),
+        (["dashboards", "build", "--lang", "fr"], "'fr' is not one of ja, en"),
         (["scan", "/nonexistent/lake"], "no such file or directory"),
         (["keys", "retire", "--name", "pan", "--version", "0"], "not a positive number"),
         (["keys", "rotate", "--name", "cvv"], "'cvv' is not one of"),
