@@ -18,15 +18,8 @@ from pyspark.sql import SparkSession
 
 from devstack import emulator, seed, stack
 from devstack.localproc import free_port, port_free
-from devstack.source_schema import TABLE_ORDER
-from etl import pipeline
-from etl.lake.bookmarks import BookmarkStore
-from etl.load import warehouse
-from etl.settings import warehouse_settings
-from etl.views import deploy as views
 from masking.keys import DocumentKeyProvider, new_key_document
-from tests.support.runs import run_context
-from tests.support.session import PYSPARK_HOME, TEST_SEED, LoadedWarehouse
+from tests.support.session import PYSPARK_HOME, TEST_SEED, LoadedWarehouse, load_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -86,21 +79,7 @@ def loaded_warehouse(
 ) -> LoadedWarehouse:
     """Every table run through the pipeline once into datasets of its own (e2e_*), with all
     views deployed over them. Tests that change the source restore it (see reseed_after)."""
-    lake = tmp_path_factory.mktemp("lake")
-    settings = warehouse_settings().with_dataset_prefix("e2e_")
-    context = run_context(
-        spark,
-        lake,
-        test_keys,
-        pipeline.new_run_id(),
-        bookmarks=BookmarkStore(str(tmp_path_factory.mktemp("bookmarks"))),
-        warehouse=settings,
-    )
-    runs = pipeline.run_tables(
-        context, TABLE_ORDER, pipeline.RunOptions(num_partitions=3, full_refresh=True)
-    )
-    views.deploy_views(warehouse.client(settings), settings)
-    return LoadedWarehouse(lake, runs, settings)
+    return load_warehouse(spark, test_keys, tmp_path_factory, "e2e_")
 
 
 @pytest.fixture()

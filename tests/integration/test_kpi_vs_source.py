@@ -14,16 +14,20 @@ from typing import Any
 
 import pytest
 
-from devstack import stack
 from etl.load import warehouse
+from tests.support.credit import (
+    DEPTH,
+    credit_book,
+    data_as_of,
+    jst_date,
+    month_end,
+    month_start,
+    signed,
+    source_rows,
+)
 from tests.support.session import LoadedWarehouse
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
-
-JST = dt.timedelta(hours=9)
-BUCKETS = ((30, "dpd_1_29"), (60, "dpd_30_59"), (90, "dpd_60_89"))
-DEPTH = ("current", "dpd_1_29", "dpd_30_59", "dpd_60_89", "dpd_90_plus")
-PAST_30 = DEPTH[2:]
 
 
 ViewReader = Callable[[str, str], list[tuple[Any, ...]]]
@@ -45,22 +49,6 @@ def view(loaded_warehouse: LoadedWarehouse) -> ViewReader:
         return rows
 
     return read
-
-
-def _source(sql: str) -> list[tuple[Any, ...]]:
-    return stack.execute("primary", "app", sql)
-
-
-def _jst_date(ts: dt.datetime) -> dt.date:
-    return (ts + JST).date()
-
-
-def _month(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def _month_end(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
 def _months_between(earlier: dt.date, later: dt.date) -> int:
@@ -96,12 +84,6 @@ def _assert_view(
         )
 
 
-def _as_of() -> dt.date:
-    """The data's as-of date: the Tokyo date of the newest transaction; days before it are
-    complete."""
-    return max(_jst_date(ts) for (ts,) in _source("SELECT transacted_at FROM transactions"))
-
-
 def _percentile(values: list[float], q: float) -> float:
     """BigQuery's percentile_cont: linear between the closest ranks."""
     ordered = sorted(values)
@@ -112,25 +94,25 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def test_data_as_of(view: ViewReader) -> None:
-    [(newest,)] = _source("SELECT MAX(transacted_at) FROM transactions")
+    [(newest,)] = source_rows("SELECT MAX(transacted_at) FROM transactions")
     [(as_of_at, as_of_date)] = view("int_data_as_of", "as_of_at, as_of_date")
     assert as_of_at.replace(tzinfo=None) == newest
-    assert as_of_date == _jst_date(newest) == _as_of()
+    assert as_of_date == jst_date(newest) == data_as_of()
 
 
 def test_application_funnel(view: ViewReader) -> None:
     cards: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
-    for application_id, issued_at, activated_at in _source(
+    for application_id, issued_at, activated_at in source_rows(
         "SELECT application_id, issued_at, activated_at FROM cards"
     ):
         cards[int(application_id)].append((issued_at, activated_at))
-    as_of = _as_of()
+    as_of = data_as_of()
     days: dict[dt.date, list[tuple[int, str, float | None]]] = defaultdict(list)
-    for application_id, applied_at, status, decided_at in _source(
+    for application_id, applied_at, status, decided_at in source_rows(
         "SELECT application_id, applied_at, status, decided_at FROM applications"
     ):
         hours = None if decided_at is None else (decided_at - applied_at).total_seconds() / 3600
-        days[_jst_date(applied_at)].append((int(application_id), status, hours))
+        days[jst_date(applied_at)].append((int(application_id), status, hours))
     decided = [h for apps in days.values() for _, s, h in apps if h is not None and s != "pending"]
     maturity_days = math.ceil(_percentile(decided, 0.95) / 24)
     expected = {}
@@ -173,8 +155,8 @@ def _transactions() -> list[
 ]:
     """(JST date, member, type, amount, design, support target, rate, target id) per txn."""
     return [
-        (_jst_date(ts), int(member), kind, amount, design, target, rate, target_id)
-        for ts, member, kind, amount, design, target, rate, target_id in _source(
+        (jst_date(ts), int(member), kind, amount, design, target, rate, target_id)
+        for ts, member, kind, amount, design, target, rate, target_id in source_rows(
             "SELECT t.transacted_at, t.member_id, t.txn_type, t.amount, d.name, s.name, "
             "s.contribution_rate, s.support_target_id FROM transactions t "
             "JOIN cards c ON c.card_id = t.card_id "
@@ -184,17 +166,13 @@ def _transactions() -> list[
     ]
 
 
-def _signed(kind: str, amount: Decimal) -> Decimal:
-    return amount if kind == "capture" else -amount if kind == "refund" else Decimal(0)
-
-
 def _spending(
     group: Iterable[tuple[Any, int, str, Decimal]], complete: Callable[[Any], bool]
 ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for key, member, kind, amount in group:
         acc = sums.setdefault(key, [Decimal(0), 0, Decimal(0), set()])
-        acc[0] += _signed(kind, amount)
+        acc[0] += signed(kind, amount)
         if kind == "capture":
             acc[1] += 1
             acc[2] += amount
@@ -204,7 +182,7 @@ def _spending(
 
 def test_spending_by_day_and_month_per_design_and_target(view: ViewReader) -> None:
     txns = _transactions()
-    as_of = _as_of()
+    as_of = data_as_of()
     columns = "is_complete, gmv_jpy, capture_count, average_ticket_jpy, active_cardholders"
     daily = _spending(
         (((d, design, target or "(none)"), m, k, a) for d, m, k, a, design, target, _, _ in txns),
@@ -215,10 +193,10 @@ def test_spending_by_day_and_month_per_design_and_target(view: ViewReader) -> No
     )
     monthly = _spending(
         (
-            ((_month(d), design, target or "(none)"), m, k, a)
+            ((month_start(d), design, target or "(none)"), m, k, a)
             for d, m, k, a, design, target, _, _ in txns
         ),
-        lambda month: _month_end(month) < as_of,
+        lambda month: month_end(month) < as_of,
     )
     _assert_view(
         view,
@@ -233,7 +211,7 @@ def test_active_cardholders_daily_and_30_day(view: ViewReader) -> None:
     for day, member, kind, *_ in _transactions():
         if kind == "capture":
             active_days[day].add(member)
-    first, last = min(active_days), _as_of()
+    first, last = min(active_days), data_as_of()
     expected = {}
     day = first
     while day <= last:
@@ -254,13 +232,15 @@ def test_support_contributions(view: ViewReader) -> None:
     totals: dict[dt.date, Decimal] = defaultdict(Decimal)
     fan: dict[tuple[dt.date, str], list[Any]] = {}
     for day, _, kind, amount, _, target, rate, _ in _transactions():
-        totals[_month(day)] += _signed(kind, amount)
+        totals[month_start(day)] += signed(kind, amount)
         if target is not None:
-            fan.setdefault((_month(day), target), [Decimal(0), rate])[0] += _signed(kind, amount)
-    as_of = _as_of()
+            fan.setdefault((month_start(day), target), [Decimal(0), rate])[0] += signed(
+                kind, amount
+            )
+    as_of = data_as_of()
     expected = {
         key: (
-            _month_end(key[0]) < as_of,
+            month_end(key[0]) < as_of,
             rate,
             gmv,
             (gmv * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP),
@@ -281,25 +261,25 @@ def test_support_contributions(view: ViewReader) -> None:
 def test_repayments_by_channel_and_repayment_rate(view: ViewReader) -> None:
     statements = {
         int(i): (month, due, billed)
-        for i, month, due, billed in _source(
+        for i, month, due, billed in source_rows(
             "SELECT statement_id, statement_month, due_date, billed_amount FROM statements"
         )
     }
     by_channel: dict[tuple[dt.date, str], list[Any]] = {}
     repaid: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    for statement_id, channel, amount, paid_at in _source(
+    for statement_id, channel, amount, paid_at in source_rows(
         "SELECT statement_id, channel, amount, paid_at FROM repayments"
     ):
-        paid = _jst_date(paid_at)
-        acc = by_channel.setdefault((_month(paid), channel), [0, Decimal(0)])
+        paid = jst_date(paid_at)
+        acc = by_channel.setdefault((month_start(paid), channel), [0, Decimal(0)])
         acc[0] += 1
         acc[1] += amount
         repaid[int(statement_id)][0] += amount
         if paid <= statements[int(statement_id)][1]:
             repaid[int(statement_id)][1] += amount
-    as_of = _as_of()
+    as_of = data_as_of()
     expected = {
-        k: (_month_end(k[0]) < as_of, n, total, _ratio(total, n))
+        k: (month_end(k[0]) < as_of, n, total, _ratio(total, n))
         for k, (n, total) in by_channel.items()
     }
     _assert_view(
@@ -340,107 +320,35 @@ def test_repayments_by_channel_and_repayment_rate(view: ViewReader) -> None:
     )
 
 
-def _bucket(balance: Decimal, as_of: dt.date, due: dt.date) -> str:
-    if balance <= 0:
-        return "paid"
-    if as_of <= due:
-        return "current"
-    late = (as_of - due).days
-    return next((name for limit, name in BUCKETS if late < limit), "dpd_90_plus")
-
-
-def _month_ends(first: dt.date, as_of: dt.date) -> list[dt.date]:
-    """Month ends from the month of `first` up to the as-of date."""
-    ends = []
-    end = _month_end(first)
-    while end <= as_of:
-        ends.append(end)
-        end = _month_end(end + dt.timedelta(days=1))
-    return ends
-
-
-def _unbilled(
-    statements: list[tuple[Any, ...]], month_ends: list[dt.date]
-) -> dict[dt.date, Decimal]:
-    """Captures - refunds up to each month end that no statement closed by then covers (a
-    statement covers its card's transactions of its statement month, Tokyo dates)."""
-    closing = {(int(card), month): closes for _, card, month, closes, *_ in statements}
-    card_months: dict[tuple[int, dt.date], Decimal] = defaultdict(Decimal)
-    for card, kind, amount, ts in _source(
-        "SELECT card_id, txn_type, amount, transacted_at FROM transactions"
-    ):
-        card_months[(int(card), _month(_jst_date(ts)))] += _signed(kind, amount)
-    return {
-        end: sum(
-            (
-                signed
-                for (card, month), signed in card_months.items()
-                if month <= end and not closing.get((card, month), dt.date.max) <= end
-            ),
-            Decimal(0),
-        )
-        for end in month_ends
-    }
-
-
 def test_delinquency_buckets_and_roll_rates(view: ViewReader) -> None:
-    statements = _source(
-        "SELECT statement_id, card_id, statement_month, closing_date, due_date, billed_amount "
-        "FROM statements"
-    )
-    payments: dict[int, list[tuple[dt.date, Decimal]]] = defaultdict(list)
-    for statement_id, amount, paid_at in _source(
-        "SELECT statement_id, amount, paid_at FROM repayments"
-    ):
-        payments[int(statement_id)].append((_jst_date(paid_at), amount))
-    as_of = _as_of()
-    [(first_txn,)] = _source("SELECT MIN(transacted_at) FROM transactions")
-    month_ends = _month_ends(_jst_date(first_txn), as_of)
-    assert len(month_ends) >= 2, "the demo data must span a roll from one month end to the next"
-    unbilled = _unbilled(statements, month_ends)
-    status: dict[tuple[int, dt.date], tuple[str, Decimal]] = {}
-    summary: dict[dt.date, list[Any]] = {
-        end: [Decimal(0), defaultdict(Decimal), set()] for end in month_ends
-    }
-    for statement_id, card_id, _, closing, due, billed in statements:
-        for end in month_ends:
-            if closing > end:
-                continue
-            paid = sum((a for d, a in payments[int(statement_id)] if d <= end), Decimal(0))
-            balance = max(billed - paid, Decimal(0))
-            bucket = _bucket(balance, end, due)
-            status[(int(statement_id), end)] = (bucket, balance)
-            acc = summary[end]
-            acc[0] += balance
-            acc[1][bucket] += balance
-            if bucket in PAST_30:
-                acc[2].add(int(card_id))
-    expected = {}
-    for end, (billed_out, by_bucket, cards) in summary.items():
-        receivables = billed_out + unbilled[end]
-        past_1 = sum((by_bucket[b] for b in DEPTH[1:]), Decimal(0))
-        past_30 = sum((by_bucket[b] for b in PAST_30), Decimal(0))
-        expected[(end,)] = (
+    book = credit_book()
+    as_of = book.as_of
+    assert len(book.month_ends) >= 2, "the data must span a roll from one month end to the next"
+    expected = {
+        (end,): (
             end < as_of,
-            receivables,
-            billed_out,
-            unbilled[end],
-            *(by_bucket[b] for b in DEPTH),
-            past_1,
-            past_30,
-            len(cards),
-            _ratio(past_30, receivables),
-            _ratio(past_1, receivables),
+            b.receivables,
+            b.billed_outstanding,
+            b.unbilled,
+            *(b.by_bucket[name] for name in DEPTH),
+            b.past_due_1_plus,
+            b.past_due_30_plus,
+            len(b.cards_30_plus),
+            _ratio(b.past_due_30_plus, b.receivables),
+            _ratio(b.past_due_1_plus, b.receivables),
         )
+        for end, b in book.month_ends.items()
+    }
     _assert_view(view, "kpi_delinquency_monthly", DELINQUENCY_COLUMNS, expected)
 
     moves: dict[tuple[dt.date, str, str], list[Any]] = {}
-    for (statement_id, end), (bucket, balance) in status.items():
-        following = _month_end(end + dt.timedelta(days=1))
-        if bucket == "paid" or (statement_id, following) not in status:
+    statuses = book.statuses
+    for (statement_id, end), (bucket, balance) in statuses.items():
+        following = month_end(end + dt.timedelta(days=1))
+        if bucket == "paid" or (statement_id, following) not in statuses:
             continue
         acc = moves.setdefault(
-            (following, bucket, status[(statement_id, following)][0]), [0, Decimal(0)]
+            (following, bucket, statuses[(statement_id, following)][0]), [0, Decimal(0)]
         )
         acc[0] += 1
         acc[1] += balance
@@ -526,8 +434,8 @@ def test_credit_figures_are_plausible_at_complete_month_ends(view: ViewReader) -
 
 def test_vintage_retention(view: ViewReader) -> None:
     signup = {
-        int(m): _month(_jst_date(ts))
-        for m, ts in _source("SELECT member_id, created_at FROM members")
+        int(m): month_start(jst_date(ts))
+        for m, ts in source_rows("SELECT member_id, created_at FROM members")
     }
     active: dict[tuple[dt.date, int], set[int]] = defaultdict(set)
     for day, member, kind, *_ in _transactions():
@@ -538,14 +446,14 @@ def test_vintage_retention(view: ViewReader) -> None:
     cohort_sizes: dict[dt.date, int] = defaultdict(int)
     for month in signup.values():
         cohort_sizes[month] += 1
-    as_of = _as_of()
+    as_of = data_as_of()
     expected = {}
     for cohort, size in cohort_sizes.items():
-        for offset in range(_months_between(cohort, _month(as_of)) + 1):
+        for offset in range(_months_between(cohort, month_start(as_of)) + 1):
             members = len(active[(cohort, offset)])
             month = _add_months(cohort, offset)
             expected[(cohort, offset)] = (
-                _month_end(month) < as_of,
+                month_end(month) < as_of,
                 size,
                 members,
                 _ratio(members, size),
@@ -571,10 +479,10 @@ def _add_months(month: dt.date, months: int) -> dt.date:
 
 
 def test_daily_gmv_equals_the_source(view: ViewReader) -> None:
-    as_of = _as_of()
+    as_of = data_as_of()
     expected = {
         (day,): (day < as_of, Decimal(gmv))
-        for day, gmv in _source(
+        for day, gmv in source_rows(
             "SELECT DATE(transacted_at + INTERVAL 9 HOUR), "
             "SUM(CASE txn_type WHEN 'capture' THEN amount WHEN 'refund' THEN -amount ELSE 0 END) "
             "FROM transactions GROUP BY 1"
@@ -596,12 +504,12 @@ def test_reconciliation_after_the_load_matches_every_partition(
     latest = {r[0]: r[1:] for r in rows}
     days = {
         d
-        for (d,) in _source(
+        for (d,) in source_rows(
             "SELECT DISTINCT DATE(transacted_at + INTERVAL 9 HOUR) FROM transactions"
         )
     }
     for run in runs:
-        _, mismatched, source_rows, warehouse_rows, state = latest[run.table]
+        _, mismatched, source_count, warehouse_count, state = latest[run.table]
         assert (mismatched, state) == (0, "ok"), run.table
-        assert source_rows == warehouse_rows == run.rows_loaded, run.table
+        assert source_count == warehouse_count == run.rows_loaded, run.table
     assert latest["transactions"][0] == len(days)
