@@ -118,26 +118,6 @@ totals as (
         + dpd_60_89_balance_jpy
         + dpd_90_plus_balance_jpy as dpd_30_plus_balance_jpy
     from positions
-),
-
-rates as (
-    select
-        as_of_month_end,
-        is_complete,
-        receivables_jpy,
-        billed_outstanding_jpy,
-        unbilled_balance_jpy,
-        current_balance_jpy,
-        dpd_1_29_balance_jpy,
-        dpd_30_59_balance_jpy,
-        dpd_60_89_balance_jpy,
-        dpd_90_plus_balance_jpy,
-        dpd_1_plus_balance_jpy,
-        dpd_30_plus_balance_jpy,
-        delinquent_cards,
-        safe_divide(dpd_30_plus_balance_jpy, receivables_jpy) as delinquency_rate,
-        safe_divide(dpd_1_plus_balance_jpy, receivables_jpy) as dpd_1_plus_rate
-    from totals
 )
 
 select
@@ -154,6 +134,6 @@ select
     dpd_1_plus_balance_jpy,
     dpd_30_plus_balance_jpy,
     delinquent_cards,
-    delinquency_rate,
-    dpd_1_plus_rate
-from rates
+    safe_divide(dpd_30_plus_balance_jpy, receivables_jpy) as delinquency_rate,
+    safe_divide(dpd_1_plus_balance_jpy, receivables_jpy) as dpd_1_plus_rate
+from totals
