@@ -11,6 +11,7 @@ import typer
 from cardlake.cli.config import config_app
 from cardlake.cli.dashboards import dashboards_app
 from cardlake.cli.demo import demo
+from cardlake.cli.glue import glue_app
 from cardlake.cli.lake import keys_app, scan
 from cardlake.cli.source import bookmarks_app, run_command, seed_command, stack_app
 from cardlake.cli.warehouse import query, warehouse_app
@@ -36,6 +37,7 @@ app.command("scan")(scan)
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
 app.command("demo")(demo)
 app.add_typer(config_app, name="config", no_args_is_help=True)
+app.add_typer(glue_app, name="glue", no_args_is_help=True)
 
 
 def _invoke(argv: Sequence[str] | None) -> None:

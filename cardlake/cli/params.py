@@ -52,3 +52,15 @@ def language(text: str) -> str:
     if text not in LANGUAGES:
         raise typer.BadParameter(f"{text!r} is not one of {', '.join(LANGUAGES)}")
     return text
+
+
+def clock_time(text: str | dt.time) -> dt.time:
+    """A wall-clock time HH:MM (24-hour); a default arrives already parsed."""
+    if isinstance(text, dt.time):
+        return text
+    try:
+        if len(text) != 5 or text[2] != ":":
+            raise ValueError(text)
+        return dt.time(int(text[:2]), int(text[3:]))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a time like 02:30 (HH:MM, 24-hour)") from None

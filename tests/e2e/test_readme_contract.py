@@ -183,6 +183,8 @@ def test_every_readme_command_and_block_does_what_it_says(cli: Cli) -> None:
     password = (home / "stack.env").read_text().split("CARDLAKE_SOURCE_PASSWORD=")[1].split()[0]
     assert password not in config and "**********" in config
     assert re.search(rf"CARDLAKE_SOURCE_PORT\s+{replica}\s+stack.env", config)
+    # The Glue bundle's round trip through a Glue API is tests/integration/test_glue_package.py.
+    assert "bundle in" in cli("glue", "package", "--out", str(home / "glue-bundle"))
 
     seeded = cli("seed", "--members", "120", "--days", "40", "--end-date", "2026-06-30")
     assert "replica caught up" in seeded
