@@ -75,6 +75,9 @@ flagged as (
         d.application_date < a.as_of_date as is_complete,
         coalesce(date_diff(a.as_of_date, d.application_date, day) > t.maturity_days, false)
             as is_mature,
+        coalesce(
+            date_diff(a.as_of_date, d.application_date, day) > t.maturity_days + 7 + 30, false
+        ) as is_activation_mature,
         safe_divide(d.approved, d.approved + d.rejected) as approval_rate,
         safe_divide(d.cards_activated_30d, d.cards_issued) as activation_rate_30d
     from daily as d
@@ -86,6 +89,7 @@ select
     application_date,
     is_complete,
     is_mature,
+    is_activation_mature,
     applications,
     approved,
     rejected,
