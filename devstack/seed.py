@@ -426,9 +426,9 @@ def _applications(rng: np.random.Generator, spec: SeedSpec, members: pd.DataFram
     end = spec.end_us
     member_id = members["member_id"].to_numpy()
     n = len(member_id)
-    applied_us = np.minimum(
-        _micros(members["created_at"]) + rng.integers(0, 2 * US_PER_DAY, n), end - 1
-    )
+    # Members who would apply after end_date have not applied yet: their rows are dropped
+    # below, after every draw, so the draws stay the same.
+    applied_us = _micros(members["created_at"]) + rng.integers(0, 2 * US_PER_DAY, n)
     decision_delay = (rng.exponential(0.8, n) * US_PER_DAY).astype(np.int64) + 600_000_000
     decided_us = applied_us + decision_delay
     outcome = _choice(rng, ["approved", "rejected"], n, [0.70, 0.30])
@@ -452,7 +452,7 @@ def _applications(rng: np.random.Generator, spec: SeedSpec, members: pd.DataFram
         [0.55, 0.12, 0.18, 0.1, 0.05],
     )
     annual_income = rng.lognormal(15.2, 0.5, n) // 10_000 * 10_000
-    return pd.DataFrame(
+    applications = pd.DataFrame(
         {
             "application_id": member_id,
             "member_id": member_id,
@@ -469,6 +469,7 @@ def _applications(rng: np.random.Generator, spec: SeedSpec, members: pd.DataFram
             "updated_at": _timestamps(np.where(pending, applied_us, decided_us)),
         }
     )
+    return applications[applied_us < end].reset_index(drop=True)
 
 
 def _cards(

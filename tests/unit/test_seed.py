@@ -61,11 +61,11 @@ PINNED_DIGESTS = {
     "support_targets": "7c852b76b2dc03c66dd8e444c1074ae13347e9fd737e779ecf046966e3c6c970",
     "card_designs": "71cb6f55aa66d2a1c12f5643ce3b67b269e65f3ce38ac005fdeb9dade0f05d14",
     "members": "c52f7e0d1851a1c88be2678002aa9d5a68a8f39017382f3af5eefa5463a41c25",
-    "applications": "9fdb9420451ab9481f16d41da9fccc8aa85988914d30efce0022bd8809740bc7",
-    "cards": "5eef6e988975a07bb84d7083b998133d8c457017f1071ed13a88d7fcf4317a71",
-    "transactions": "a1ae5cd4755267812660dbfd289773b9d6a840442a8fea972e7a3ac6a06cc33a",
-    "statements": "4179fbad848ab2d5f516c0cbd425e7a155f74d75680eee3dd11fc6e7b5d25483",
-    "repayments": "45b9604aa6f6de3abeebc8def23f29de11be1936cd2f6251147f9e5be4a7e2b2",
+    "applications": "8007c1328d6561ce47528c3386da0c78fb62713a6035a3aceb1995269f10ef54",
+    "cards": "4073d984a556e24acd0e58f4287fec4d79b86cc46b1313baa5cb2f93b502ab95",
+    "transactions": "36e8bec4b283420f5bc35704eaab5f42a24549d07b90420b0e2f9522a416f649",
+    "statements": "ee94470c18f0d363d9587ad7e68961b1aa9685a8c3f0d699beb0cdbeb91ae2db",
+    "repayments": "d0d953cee0edc92702515c32914cbcbe2cb86927dfd2042c7ccf3357741e32f5",
 }
 
 
@@ -204,7 +204,7 @@ def test_the_book_behaves_like_a_card_portfolio(spec: seed.SeedSpec) -> None:
             if len(rows) >= 10 and rows["balance"].sum() >= 0.005 * receivables[end]:
                 rates.append(rows["balance"][rows["forward"]].sum() / rows["balance"].sum())
         assert rates == sorted(rates) and len(set(rates)) == len(rates), (end, rates)
-        assert not rates or rates[0] <= 0.12
+        assert not rates or rates[0] <= 0.15
     # Vintages decay after the signup month.
     members = tables["members"].assign(
         cohort=lambda f: _jst_dates(f["created_at"]).dt.to_period("M")
