@@ -25,6 +25,7 @@ from dashboards.formats import (
     FORMAT_LOCALES,
     as_of_text,
     format_change,
+    format_period,
     format_value,
 )
 from dashboards.kpis import Anomaly, TileValue, anomalies, tile_value
@@ -196,9 +197,15 @@ def _direction(tile: Tile, result: TileValue) -> str:
 
 def _tile_html(tile: Tile, result: TileValue, ctx: PageContext) -> str:
     lang = ctx.lang
-    change = format_change(result.value, result.previous, tile.format, lang)
+    change = format_change(
+        result.value, result.previous, tile.format, lang, absolute=tile.change == "absolute"
+    )
     direction = _direction(tile, result)
-    end = result.period_end.isoformat() if result.period_end else format_value(None, "", lang)
+    end = (
+        format_period(result.period_end, _is_month(tile.view, tile.date), lang)
+        if result.period_end
+        else format_value(None, "", lang)
+    )
     period = (
         f"{_word('newest', lang)} ({end})"
         if tile.aggregate == "last"
@@ -221,9 +228,16 @@ def _tile_html(tile: Tile, result: TileValue, ctx: PageContext) -> str:
     )
 
 
-def _cell(value: Any, kind: str, ctx: PageContext) -> str:
+def _is_month(view: str, column: str) -> bool:
+    """A monthly view's date columns stand for months, but for month-end snapshots."""
+    return view.endswith("_monthly") and not column.endswith("_month_end")
+
+
+def _cell(value: Any, kind: str, monthly: bool, ctx: PageContext) -> str:
     if isinstance(value, str):
         return html.escape(ctx.glossary.value(value, ctx.lang))
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return html.escape(format_period(value, monthly, ctx.lang))
     return html.escape(format_value(value, kind, ctx.lang))
 
 
@@ -237,7 +251,10 @@ def _table_html(chart: Chart, rows: list[tuple[Any, ...]], ctx: PageContext) -> 
     )
     body = []
     for *values, complete in rows:
-        cells = [_cell(v, chart.format_of(c), ctx) for c, v in zip(columns, values, strict=True)]
+        cells = [
+            _cell(v, chart.format_of(c), _is_month(chart.view, c), ctx)
+            for c, v in zip(columns, values, strict=True)
+        ]
         if not complete:
             cells[0] += html.escape(_word("partial", ctx.lang))
         marker = "" if complete else " class='partial'"

@@ -77,7 +77,7 @@ def long_rows(
         xs = grid
     out = []
     for x in xs:
-        for name in series_names:
+        for rank, name in enumerate(series_names):
             record = records.get((x, name), {"x": x, "series": name, "value": None})
             complete = record.get("complete", True)
             value = record["value"]
@@ -87,6 +87,8 @@ def long_rows(
                     "x": x.isoformat() if is_date else x,
                     "t": (x - EPOCH).days * 86_400_000 if is_date else None,
                     "series": name,
+                    # Stacks and legends keep the declared order in every language.
+                    "rank": rank,
                     "value": value,
                     "line": value if complete else None,
                     "partial": None if complete else value,
@@ -171,6 +173,7 @@ def vega_lite(
                     stack="zero" if chart.type == "stacked_bar" else None,
                 ),
                 color=color,
+                order=alt.Order("rank:Q"),
                 opacity=alt.condition(
                     "datum.period == '" + PARTIAL[lang] + "'", alt.value(0.35), alt.value(1.0)
                 ),

@@ -40,14 +40,20 @@ def format_value(value: Any, kind: str, lang: str) -> str:
     return f"{number:,.0f}"
 
 
-def format_change(value: float | None, previous: float | None, kind: str, lang: str) -> str:
-    """A change against the previous period: in points for rates, relative otherwise."""
+def format_change(
+    value: float | None, previous: float | None, kind: str, lang: str, absolute: bool = False
+) -> str:
+    """A change against the previous period: in points for rates; for amounts relative, or
+    absolute where the base can be tiny (a few yen past due last month)."""
     if value is None or previous is None:
         return "比較期間なし" if lang == "ja" else "no earlier period"
     versus = "前期間比" if lang == "ja" else "vs previous period"
     if kind == "percent":
         points = (value - previous) * 100
         return f"{points:+.1f} pt {versus}"
+    if absolute:
+        sign = "+" if value >= previous else "-"
+        return f"{sign}{format_value(abs(value - previous), kind, lang)} {versus}"
     if previous == 0:
         return "比較期間はゼロ" if lang == "ja" else "previous period was zero"
     change = (value - previous) / abs(previous)
@@ -62,6 +68,13 @@ def moved(value: float, previous: float, kind: str) -> float | None:
     if previous == 0:
         return None
     return abs(value - previous) / abs(previous)
+
+
+def format_period(date: dt.date, monthly: bool, lang: str) -> str:
+    """A date, or the month it stands for in a monthly view (2026年11月, Nov 2026)."""
+    if not monthly:
+        return date.isoformat()
+    return f"{date.year}年{date.month}月" if lang == "ja" else date.strftime("%b %Y")
 
 
 def as_of_text(as_of: dt.datetime | None, lang: str) -> str:

@@ -59,8 +59,12 @@ CHART_KINDS = {
 
 
 def _aggregation(column: str) -> str:
-    """Rates are one value per row: Looker Studio must not sum them."""
-    return "AVG" if column.endswith(("_rate", "_rate_30d")) or "share" in column else "SUM"
+    """Rates, shares, medians and averages are one value per row: never summed. Averaged
+    only at the view's own grain; a coarser grouping needs a calculated field from counts."""
+    per_row = column.endswith(("_rate", "_rate_30d")) or column.startswith(("median_", "average_"))
+    if per_row or "share" in column:
+        return "AVG, at the view's grain only"
+    return "SUM"
 
 
 def _tile_field(tile: Tile) -> str:
@@ -73,8 +77,33 @@ def _tile_field(tile: Tile) -> str:
     return f"{tile.metric} (SUM)"
 
 
+def _tile_range(tile: Tile) -> str:
+    if tile.aggregate == "last":
+        return ""
+    return (
+        f"; date range: the last {tile.period_days} days ending yesterday (Asia/Tokyo), "
+        f"compared with the {tile.period_days} days before"
+    )
+
+
+def _labels(column: str, glossary: Glossary) -> str:
+    if column not in glossary.columns:
+        return ""
+    return f"{glossary.column(column, 'en')} / {glossary.column(column, 'ja')}: "
+
+
+def _comparison(tile: Tile) -> str:
+    if tile.format == "percent":
+        return "absolute change, shown in points"
+    return "absolute change" if tile.change == "absolute" else "percent change"
+
+
 def _chart_lines(chart: Chart, glossary: Glossary) -> list[str]:
-    filters = [f"{chart.complete} = true (or a second series for partial periods)"]
+    filters = (
+        [f"{chart.complete} = true (or a second series for partial periods)"]
+        if chart.complete
+        else []
+    )
     filters += [f"{column} = {value}" for column, value in chart.filters.items()]
     metrics = ", ".join(
         f"{c} ({_aggregation(c)}, label '{glossary.column(c, 'en')}')" for c in chart.y
@@ -83,7 +112,7 @@ def _chart_lines(chart: Chart, glossary: Glossary) -> list[str]:
         f"- **{chart.title.en}** / {chart.title.ja}: {CHART_KINDS[chart.type]}",
         f"  - dimension: {chart.x}" + (f", breakdown: {chart.series}" if chart.series else ""),
         f"  - metrics: {metrics}",
-        f"  - filters: {'; '.join(filters)}",
+        f"  - filters: {'; '.join(filters) or 'none'}",
     ]
     if chart.date_range_days:
         lines.append(f"  - default date range: last {chart.date_range_days} days")
@@ -109,8 +138,7 @@ def build_sheet(dashboard: Dashboard, settings: WarehouseSettings, glossary: Glo
         table = f"{settings.project}.{settings.datasets[definition.dataset_key]}.{view}"
         lines += [f"- alias `{alias}`: `{table}` ({definition.metadata.grain})", "  - fields:"]
         lines += [
-            f"    - `{column}`: {glossary.column(column, 'en')} / "
-            f"{glossary.column(column, 'ja')}: {description}"
+            f"    - `{column}`: {_labels(column, glossary)}{description}"
             for column, description in definition.metadata.columns.items()
         ]
     for page in dashboard.pages:
@@ -118,8 +146,9 @@ def build_sheet(dashboard: Dashboard, settings: WarehouseSettings, glossary: Glo
         for tile in page.tiles:
             lines += [
                 f"- **{tile.title.en}** / {tile.title.ja}: Scorecard on `{tile.view}`, "
-                f"{_tile_field(tile)}; filter {tile.complete} = true; comparison: previous "
-                f"period ({'points' if tile.format == 'percent' else 'percent change'})",
+                f"{_tile_field(tile)}{_tile_range(tile)}"
+                + (f"; filter {tile.complete} = true" if tile.complete else "")
+                + f"; comparison: previous period ({_comparison(tile)})",
                 f"  - definition: {tile.definition.en}",
             ]
         for chart in page.charts:

@@ -17,6 +17,8 @@
             period_days: 30
             format: yen                      # yen | count | percent | hours | text
             good: up                         # up | down | neutral: the change's colour
+            change: relative                 # or absolute (amounts from a tiny base); rates
+                                             # always change in points
             complete: is_complete            # the view's column that marks usable periods
             expect: {min: 0, max: 1e12, max_move: 0.5}   # anomaly flags, all optional
         charts:
@@ -45,6 +47,7 @@ AGGREGATES = {"sum", "ratio", "last"}
 CHART_TYPES = {"line", "bar", "stacked_bar", "table"}
 FORMATS = {"yen", "count", "percent", "hours", "text"}
 DIRECTIONS = {"up", "down", "neutral"}
+CHANGES = {"relative", "absolute"}
 MASKED_SUFFIXES = ("_token", "_token_key_version", "_bin6", "_last4")
 COMPLETENESS = "is_complete"
 
@@ -83,6 +86,7 @@ class Tile:
     numerator: tuple[str, ...] = ()
     denominator: tuple[str, ...] = ()
     good: str = "neutral"
+    change: str = "relative"
     complete: str | None = COMPLETENESS
     expect: Expectation = Expectation()
 
@@ -223,6 +227,7 @@ class _Reader:
             numerator=tuple(spec.get("numerator", ())),
             denominator=tuple(spec.get("denominator", ())),
             good=self.choice(spec, "good", "neutral", DIRECTIONS),
+            change=self.choice(spec, "change", "relative", CHANGES),
             complete=_completeness(spec),
             expect=self.expectation(spec),
         )

@@ -80,9 +80,17 @@ def dashboards_links() -> None:
     from etl.settings import warehouse_settings
 
     settings = warehouse_settings()
+    if settings.use_emulator:
+        print(
+            f"note: these URLs name the local emulator's project ({settings.project}), which "
+            "Looker Studio cannot reach; set CARDLAKE_BQ_PROJECT (and no emulator) for real "
+            "BigQuery"
+        )
+    sheets = _out(None) / "looker"
     for dashboard in load_dashboards():
         template = template_report_id(dashboard) or (
-            f"none yet: build it once from looker/{dashboard.name}.md of `cardlake dashboards "
-            "build`, then set looker_studio.template_report_id; until then a blank report"
+            f"none yet: build it once in Looker Studio from {sheets / dashboard.name}.md "
+            "(written by `cardlake dashboards build`), then set "
+            "looker_studio.template_report_id; until then a blank report"
         )
         print(f"{dashboard.title.en} (template {template})\n  {linking_url(dashboard, settings)}")

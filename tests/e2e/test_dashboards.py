@@ -118,11 +118,11 @@ def test_renaming_a_view_column_fails_naming_dashboard_chart_and_column(
     views.deploy_views(bq, settings, sql_dir=sql_dir)
     problems = check_against_views(DASHBOARDS, build.deployed_columns(bq, settings, sql_dir))
     assert (
-        "dashboard executive, page 'This month at a glance', chart 'Daily GMV': "
+        "dashboard executive, page 'Latest complete periods', chart 'Daily GMV': "
         "column gmv_jpy is not in view kpi_gmv_daily"
     ) in problems
     assert (
-        "dashboard executive, page 'This month at a glance', tile 'GMV (30 days)': "
+        "dashboard executive, page 'Latest complete periods', tile 'GMV (30 days)': "
         "column gmv_jpy is not in view kpi_gmv_daily"
     ) in problems
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from dashboards import charts, looker
-from dashboards.formats import format_change, format_value
+from dashboards.formats import format_change, format_period, format_value
 from dashboards.kpis import anomalies, tile_value
 from dashboards.spec import (
     Expectation,
@@ -101,6 +101,13 @@ def test_numbers_print_in_japanese_and_english_never_as_raw_floats() -> None:
     assert format_change(0.63, 0.60, "percent", "en") == "+3.0 pt vs previous period"
     assert format_change(105.0, 100.0, "yen", "en") == "▲ 5.0% vs previous period"
     assert format_change(1.0, None, "yen", "ja") == "比較期間なし"
+    # From a tiny base a relative change reads as alarm (▲ 1442.7%): such tiles say yen.
+    assert format_change(1_187_410, 77_000, "yen", "en", absolute=True) == (
+        "+¥1,110,410 vs previous period"
+    )
+    assert format_period(dt.date(2026, 11, 1), True, "ja") == "2026年11月"
+    assert format_period(dt.date(2026, 11, 1), True, "en") == "Nov 2026"
+    assert format_period(dt.date(2026, 11, 30), False, "en") == "2026-11-30"
 
 
 def test_chart_rows_fill_missing_dates_with_nulls_and_split_partial_periods() -> None:
@@ -146,3 +153,5 @@ def test_the_looker_build_sheet_names_sources_fields_charts_and_filters() -> Non
     assert "Time series chart" in sheet and "filter is_mature = true" in sheet
     assert re.search(r"`gmv_jpy`: GMV / 取扱高: ", sheet)
     assert "template_report_id" in sheet
+    assert "date range: the last 30 days ending yesterday" in sheet
+    assert "approval_rate (AVG, at the view's grain only" in sheet
