@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,16 +110,9 @@ def test_usage_errors_exit_2() -> None:
 def test_a_cloud_provider_without_its_sdk_names_the_extra(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_boto3(name: str, *args: object, **kwargs: object) -> object:
-        if name == "boto3":
-            raise ImportError("No module named 'boto3'")
-        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(builtins, "__import__", no_boto3)
+    # None in sys.modules makes every import of boto3 fail, even where the dev extra
+    # installed it and another test imported it already.
+    monkeypatch.setitem(sys.modules, "boto3", None)
     monkeypatch.setenv("CARDLAKE_KEY_PROVIDER", "aws-secretsmanager:cardlake/keys")
     from masking.keys import key_provider
 
