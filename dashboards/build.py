@@ -149,10 +149,9 @@ def tile_rows(bq: bigquery.Client, view_id: str, tile: Tile) -> list[tuple[Any, 
     return _select(bq, view_id, columns, {}, [tile.date])
 
 
-def data_as_of(bq: bigquery.Client, settings: WarehouseSettings) -> dt.datetime | None:
+def data_as_of(bq: bigquery.Client, view_id: str) -> dt.datetime | None:
     """When the newest transaction the warehouse holds happened: the pages' as-of time."""
-    ids = _view_ids(settings)
-    _, rows = warehouse.query_rows(bq, f"select max(as_of_at) from `{ids['int_data_as_of']}`")
+    _, rows = warehouse.query_rows(bq, f"select max(as_of_at) from `{view_id}`")
     return rows[0][0] if rows else None
 
 
@@ -457,7 +456,7 @@ def read_warehouse(settings: WarehouseSettings) -> Snapshot:
         dashboards=dashboards,
         glossary=glossary,
         descriptions={name: v.metadata.columns for name, v in definitions.items()},
-        as_of=data_as_of(bq, settings),
+        as_of=data_as_of(bq, ids["int_data_as_of"]),
         data={d.name: read_dashboard(bq, ids, d) for d in dashboards},
     )
 
