@@ -12,60 +12,25 @@ import secrets
 import shlex
 import subprocess
 import sys
-import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from devstack.localproc import free_port
+from tests.support.aws import REGION, client, moto_server
 from tests.support.session import REPO
 
 BIN = Path(sys.executable).parent
 CARDLAKE = BIN / "cardlake"
 README = (REPO / "README.md").read_text()
-REGION = "ap-northeast-1"
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [str(BIN / "moto_server"), "-p", str(port), "-H", "127.0.0.1"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "moto_server did not start"
-                time.sleep(0.3)
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def package(tmp_path: Path, *args: str, code: int = 0, **env: str) -> subprocess.CompletedProcess:
