@@ -20,6 +20,7 @@ from bench.common import seeded_stack, write_results
 from devstack import stack
 from etl.extract.endpoint import source_endpoint
 from etl.lake.bookmarks import BookmarkStore
+from etl.lake.store import Store
 from etl.pipeline import SAFETY_LAG, ExtractResult, RunContext, extract_and_publish
 from etl.spark import build_session
 from masking.keys import DocumentKeyProvider, new_key_document
@@ -33,7 +34,7 @@ def main() -> None:
     cores = spark.sparkContext.defaultParallelism
     keys = DocumentKeyProvider(new_key_document(dev_only=True), "bench")
     with seeded_stack(args.members) as counts, tempfile.TemporaryDirectory() as tmp:
-        lake, store = Path(tmp) / "lake", BookmarkStore(str(Path(tmp) / "bookmarks"))
+        lake, store = Store(Path(tmp) / "lake"), BookmarkStore(str(Path(tmp) / "bookmarks"))
         rows = counts["transactions"]
 
         def job(run_id: str) -> tuple[float, ExtractResult]:

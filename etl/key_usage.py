@@ -11,6 +11,7 @@ from google.auth.exceptions import GoogleAuthError
 from etl.contracts.manifest import TableManifest, load_manifest, manifest_dir, manifest_for
 from etl.errors import CardlakeError
 from etl.lake.snapshot import BUSINESS_DATE, current_snapshots
+from etl.lake.store import Store
 from etl.load import warehouse
 from etl.settings import WarehouseSettings
 from masking.policy import key_version_column
@@ -27,7 +28,7 @@ def _version_columns(manifest: TableManifest, name: str) -> list[str]:
     ]
 
 
-def snapshot_holders(name: str, version: int, lake: Path) -> list[str]:
+def snapshot_holders(name: str, version: int, lake: Store | str | Path) -> list[str]:
     """Published snapshots under the lake whose tokens may be of key `name` v`version`.
 
     A snapshot records its key versions (Snapshot.tokenization). One published before they
@@ -94,7 +95,9 @@ def warehouse_holders(name: str, version: int, settings: WarehouseSettings) -> l
     return held
 
 
-def check_unused(name: str, version: int, lake: Path, settings: WarehouseSettings) -> None:
+def check_unused(
+    name: str, version: int, lake: Store | str | Path, settings: WarehouseSettings
+) -> None:
     """Refuse (CardlakeError) while any published snapshot or raw table holds the version."""
     held = snapshot_holders(name, version, lake) + warehouse_holders(name, version, settings)
     if held:

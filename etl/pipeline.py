@@ -9,12 +9,10 @@ whether they are the local stack or Aurora and BigQuery.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -36,15 +34,18 @@ from etl.lake.bookmarks import Bookmark, BookmarkStore
 from etl.lake.lease import table_lease
 from etl.lake.snapshot import (
     LakeRun,
+    Pointer,
     Snapshot,
     current,
     discard_data,
     discard_leftovers,
     parquet_nulls,
     publish,
-    run_dir,
+    read_pointer,
+    write_report,
     write_snapshot,
 )
+from etl.lake.store import Store
 from etl.load import opstables, runrecord, warehouse
 from etl.load.raw_tables import raw_table
 from etl.load.warehouse import Warehouse
@@ -80,7 +81,7 @@ class RunContext:
     spark: SparkSession
     source: Endpoint
     keys: KeyProvider
-    lake: Path
+    lake: Store
     bookmarks: BookmarkStore
     run_id: str
     warehouse: Warehouse | None = None  # None: extract and publish only (no load)
@@ -196,16 +197,17 @@ def _extract_and_publish_leased(
     lake, table, run_id = context.lake, manifest.table, context.run_id
     discard_leftovers(lake, table, run_id)
     try:
-        return _extract_and_publish(context, manifest, options)
+        # What is published now: this run publishes only over it (etl.lake.snapshot.publish).
+        return _extract_and_publish(context, manifest, options, read_pointer(lake, table))
     except BaseException:
         published = current(lake, table)
         if published is None or published.run_id != run_id:
-            discard_data(run_dir(lake, table, run_id))
+            discard_data(lake, table, run_id)
         raise
 
 
 def _extract_and_publish(
-    context: RunContext, manifest: TableManifest, options: RunOptions
+    context: RunContext, manifest: TableManifest, options: RunOptions, pointer: Pointer
 ) -> ExtractResult:
     table, endpoint, keys = manifest.table, context.source, context.keys
     guard_replica(endpoint, allow_primary=options.allow_primary)
@@ -217,7 +219,7 @@ def _extract_and_publish(
         manifest,
         requested=options.full_refresh,
         loaded=None if bookmark is None else bookmark.tokenization,
-        published=current(context.lake, table),
+        published=pointer.snapshot,
         tokens=tokens,
     )
     since = bookmark.watermark_at if bookmark is not None and reason is None else None
@@ -241,27 +243,26 @@ def _extract_and_publish(
     snapshot = write_snapshot(
         checks.observed(with_run_metadata(dated, context.run_id, extracted_at)),
         LakeRun(context.lake, table, context.run_id),
+        pointer.snapshot,
         "full" if window.full else "incremental",
         tokens,
     )
     quality = validate(
-        snapshot.data_dir, manifest, profile.rows, checks, unparsed.get if unparsed else {}
+        snapshot.dataset(), manifest, profile.rows, checks, unparsed.get if unparsed else {}
     )
-    (snapshot.data_dir / "_quality.json").write_text(
-        json.dumps({**asdict(quality), "success": quality.success}, default=str)
+    counts = write_report(
+        snapshot, "_quality.json", {**asdict(quality), "success": quality.success}
     )
     if k_report is not None:
-        (snapshot.data_dir / "_k_anonymity.json").write_text(json.dumps(asdict(k_report)))
+        write_report(snapshot, "_k_anonymity.json", asdict(k_report))
     if not quality.success:
         raise Finding(
             f"{table}: data-quality gate failed ({', '.join(quality.failed)}); nothing was "
             f"published or loaded, the run's data files were deleted (its counts stay) and the "
-            f"bookmark is unchanged. Counts: {snapshot.data_dir / '_quality.json'}"
+            f"bookmark is unchanged. Counts: {counts}"
         )
-    zero_dates = profile.zero_dates(
-        parquet_nulls(snapshot.data_dir, list(profile.nulls_before_read))
-    )
-    publish(context.lake, snapshot)
+    zero_dates = profile.zero_dates(parquet_nulls(snapshot, list(profile.nulls_before_read)))
+    publish(context.lake, snapshot, pointer)
     pending = None
     if window.upper is not None and manifest.cursor is not None:
         pending = Bookmark(

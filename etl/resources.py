@@ -8,15 +8,15 @@ write its endpoints to env files that settings read, and a deployment sets CARDL
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from etl.extract.endpoint import source_endpoint
 from etl.lake.bookmarks import BookmarkStore
+from etl.lake.store import Store
 from etl.load import warehouse
 from etl.pipeline import RunContext, new_run_id, silent
-from etl.settings import lake_dir, warehouse_settings
+from etl.settings import lake_location, warehouse_settings
 from masking.keys import key_provider
 
 
@@ -25,9 +25,17 @@ def configured_warehouse() -> warehouse.Warehouse:
     return warehouse.Warehouse(client=warehouse.client(settings), settings=settings)
 
 
+def configured_lake(location: str | None = None) -> Store:
+    """The lake at `location` (default: settings), checked reachable before any work."""
+    lake = Store(location or lake_location())
+    lake.check_reachable()
+    BookmarkStore().store.check_reachable()
+    return lake
+
+
 def run_context(
     spark: SparkSession,
-    lake: Path | None = None,
+    lake: Store | None = None,
     report: Callable[[str], None] = silent,
 ) -> RunContext:
     """A new run's context on the configured replica, warehouse, key provider and lake."""
@@ -35,7 +43,7 @@ def run_context(
         spark=spark,
         source=source_endpoint(),
         keys=key_provider(),
-        lake=lake or lake_dir(),
+        lake=lake or configured_lake(),
         bookmarks=BookmarkStore(),
         run_id=new_run_id(),
         warehouse=configured_warehouse(),

@@ -42,7 +42,11 @@ class Settings(BaseSettings):
         PROJECT_ROOT / ".cardlake",
         description="state directory: local servers, dev keys, the lake, builds",
     )
-    lake_dir: Path | None = Field(None, description="the Parquet lake (default: $HOME/lake)")
+    lake: str | None = Field(
+        None,
+        description="the Parquet lake: a directory, s3://bucket/prefix or gs://bucket/prefix "
+        "(default: $HOME/lake)",
+    )
     bookmarks: str | None = Field(
         None, description="bookmark store: a directory, s3:// or gs:// (default: $HOME/bookmarks)"
     )
@@ -129,9 +133,10 @@ def state_dir() -> Path:
     return settings().state_dir
 
 
-def lake_dir() -> Path:
+def lake_location() -> str:
+    """The lake's location: a directory, s3://bucket/prefix or gs://bucket/prefix."""
     current = settings()
-    return (current.lake_dir or current.state_dir / "lake").resolve()
+    return current.lake or str(current.state_dir / "lake")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def demo(
     from devstack import emulator, stack
     from devstack.seed import SeedSpec
     from etl.resources import configured_warehouse
-    from etl.settings import lake_dir, state_dir, warehouse_settings
+    from etl.settings import lake_location, state_dir, warehouse_settings
     from etl.views import deploy as views
 
     stages = Stages(7)
@@ -62,7 +62,7 @@ def demo(
     print(f"""
 Source      primary {stack.endpoint("primary", "app").display} (writes)
             replica {stack.endpoint("replica", "etl").display} (the only endpoint the ETL reads)
-Parquet     {lake_dir()}/<table>/CURRENT.json points at the published run
+Parquet     {lake_location()}/<table>/CURRENT.json points at the published run
 Warehouse   {warehouse_line} project {settings.project}
 Views       {len(deployed)} views in {settings.project}: {settings.stg_dataset}, {settings.mart_dataset}
 Dashboards  {pages[0]} (open it in a browser; works offline)

@@ -23,29 +23,37 @@ def scan(
 ) -> None:
     """Count rows holding a Luhn-valid PAN in Parquet (never prints them; exit 1 on a hit)."""
     from etl.lake.snapshot import current_snapshots
-    from etl.settings import lake_dir
+    from etl.settings import lake_location
 
     missing = [str(p) for p in path or [] if not p.exists()]
     if missing:
         raise CardlakeError(f"nothing to scan at {', '.join(missing)}: no such file or directory")
     # Every run the published snapshots are made of, not only their newest.
     published = [
-        str(Path(s.path).parent / run)
-        for s in current_snapshots(lake_dir())
+        f"{s.path.rsplit('/', 1)[0]}/{run}"
+        for s in current_snapshots(lake_location())
         for run in s.base_runs or (s.run_id,)
     ]
     paths = [str(p) for p in path or []] or published
     if not paths:
-        raise CardlakeError(f"nothing to scan: no published snapshot under {lake_dir()}")
+        raise CardlakeError(f"nothing to scan: no published snapshot under {lake_location()}")
     scan_paths(paths)
 
 
 def scan_paths(paths: list[str]) -> None:
     """Print per-dataset counts of rows holding a Luhn-valid PAN; any hit is a finding."""
+    from etl.lake.snapshot import spark_has_filesystem
+    from etl.lake.store import Store
     from etl.spark import build_session
     from masking.freetext import count_pans
 
     spark = build_session("cardlake-scan")
+    for location in paths:
+        if not spark_has_filesystem(spark, Store(location)):
+            raise CardlakeError(
+                f"cannot scan {location}: this Spark has no filesystem for its scheme (add "
+                "the Hadoop connector, or run the scan where the job runs)"
+            )
     rows, total = [], 0
     for path in paths:
         try:
@@ -120,12 +128,12 @@ def keys_retire(
 ) -> None:
     """Delete an old version's material, once no snapshot or warehouse table holds its tokens."""
     from etl.key_usage import check_unused
-    from etl.settings import lake_dir, warehouse_settings
+    from etl.settings import lake_location, warehouse_settings
     from masking import keys
 
     path, document = _local_key_document()
     keys.check_retirable(document, name.value, version)
-    check_unused(name.value, version, lake_dir(), warehouse_settings())
+    check_unused(name.value, version, lake_location(), warehouse_settings())
     keys.retire(document, name.value, version)
     keys.save_key_file(path, document)
     print(f"{name.value} v{version} retired (material deleted)")

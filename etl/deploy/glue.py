@@ -283,6 +283,7 @@ def job_definition(spec: GlueSpec) -> dict[str, Any]:
             "--all": "true",
             "--connection_name": spec.connection_name,
             "--CARDLAKE_KEY_PROVIDER": f"aws-secretsmanager:{spec.keys_secret}",
+            "--CARDLAKE_LAKE": f"{spec.base}/lake",
             "--CARDLAKE_BOOKMARKS": f"{spec.base}/bookmarks",
             "--CARDLAKE_BQ_PROJECT": spec.bq_project,
         },

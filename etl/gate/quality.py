@@ -27,7 +27,6 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -110,13 +109,12 @@ class RowChecks:
         """The frame to write, counting rows with a PAN per string column as it is written."""
         return df.observe(self.pans, *pan_counters(df)) if self.string_columns else df
 
-    def results(self, snapshot_dir: Path) -> list[dict[str, Any]]:
+    def results(self, dataset: ds.Dataset) -> list[dict[str, Any]]:
         """Rows breaking each rule, one streamed pass over the written files, and the PANs
         the write counted."""
         columns = sorted({r.column for r in self.rules})
         broken = dict.fromkeys([r.name for r in self.rules], 0)
         rows = 0
-        dataset = ds.dataset(str(snapshot_dir), format="parquet")
         batches = dataset.to_batches(
             columns=columns, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1
         )
@@ -125,7 +123,7 @@ class RowChecks:
             for rule in self.rules:
                 broken[rule.name] += rule.breaking(batch.column(rule.column))
         if not columns:
-            rows = ds.dataset(str(snapshot_dir), format="parquet").count_rows()
+            rows = dataset.count_rows()
         checks = [
             {
                 "check": name,
@@ -205,9 +203,9 @@ def _as_integers(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column
 
 
-def key_frame(snapshot_dir: Path, keys: list[str]) -> pd.DataFrame:
+def key_frame(dataset: ds.Dataset, keys: list[str]) -> pd.DataFrame:
     """The snapshot's key columns, exact, as pandas columns that compare fast."""
-    table = ds.dataset(str(snapshot_dir), format="parquet").to_table(columns=keys)
+    table = dataset.to_table(columns=keys)
     for i, name in enumerate(table.column_names):
         table = table.set_column(i, name, _as_integers(table.column(i)))
     return table.to_pandas(types_mapper=NULLABLE_INTEGERS.get)
@@ -238,7 +236,7 @@ def _great_expectations() -> ModuleType:
 
 
 def validate(
-    snapshot_dir: Path,
+    snapshot: ds.Dataset,
     manifest: TableManifest,
     source_rows: int,
     row_checks: RowChecks,
@@ -254,9 +252,7 @@ def validate(
         context.data_sources.add_pandas(f"cardlake_{manifest.table}")
         .add_dataframe_asset(manifest.table)
         .add_batch_definition_whole_dataframe("run")
-        .get_batch(
-            batch_parameters={"dataframe": key_frame(snapshot_dir, list(manifest.primary_key))}
-        )
+        .get_batch(batch_parameters={"dataframe": key_frame(snapshot, list(manifest.primary_key))})
     )
     suite = gx.ExpectationSuite(
         name=f"cardlake_{manifest.table}",
@@ -277,5 +273,5 @@ def validate(
                 **counts,
             }
         )
-    row_results = row_checks.results(snapshot_dir)
+    row_results = row_checks.results(snapshot)
     return QualityReport(manifest.table, [*checks, *row_results], dict(unparsed_values))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from etl.contracts.manifest import table_names
 from etl.errors import CardlakeError, run_reporting_errors
@@ -26,7 +25,7 @@ from etl.glue import (
     settings_from_arguments,
 )
 from etl.pipeline import RunOptions, run_tables
-from etl.resources import run_context
+from etl.resources import configured_lake, run_context
 from etl.spark import build_session
 
 DEFAULTS = {
@@ -68,12 +67,13 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(settings_from_arguments(args))
     options = run_options(args)
     tables = job_tables(args)
+    lake = configured_lake(args["lake"] or None)
     glue_session()
     spark = build_session(args["JOB_NAME"])
     job = init_job(args["JOB_NAME"], spark, args)
     if args["connection_name"]:
         os.environ.update(connection_source(spark, args["connection_name"]))
-    context = run_context(spark, Path(args["lake"]) if args["lake"] else None)
+    context = run_context(spark, lake)
     results = run_tables(context, tables, options)
     job.commit()
     for result in results:

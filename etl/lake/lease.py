@@ -1,6 +1,7 @@
-"""One run per table at a time: a lease file in the table's lake directory.
+"""One run per table at a time: a lease object in the table's lake directory.
 
-``<lake>/<table>/LEASE.json`` is created exclusively (O_CREAT|O_EXCL) and holds the run id,
+``<lake>/<table>/LEASE.json`` is created exclusively (O_CREAT|O_EXCL locally, a conditional
+put on S3 and GCS: etl.lake.store) and holds the run id,
 host, pid and start time of the run that holds it. While a run holds the lease, no other
 run of the table is live, so what other runs left in ``runs/`` is safe to delete (see
 etl.lake.snapshot.discard_leftovers). A lease is stale, and is taken over, when its holder is
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import socket
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from etl.errors import CardlakeError
-from etl.fileio import create_exclusively
+from etl.lake.store import Store, as_store
 
 LEASE_FILE = "LEASE.json"
 # A holder on another host is presumed dead after this long; no run of one table takes
@@ -47,23 +47,25 @@ class Lease:
         return f"run {self.run_id} (pid {self.pid} on {self.host}, since {self.started_at})"
 
 
-def lease_path(lake: Path, table: str) -> Path:
-    return lake / table / LEASE_FILE
+def lease_key(table: str) -> str:
+    return f"{table}/{LEASE_FILE}"
 
 
-def read_lease(path: Path) -> Lease | None:
-    """The lease at path; None if there is none. An unparsable file reads as an unknown
-    holder started at the file's modification time."""
-    try:
-        text = path.read_text()
-        modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-    except FileNotFoundError:
+def read_lease(lake: Store | str | Path, table: str) -> tuple[Lease, str] | None:
+    """The table's lease and its version; None if there is none. An unparsable lease reads
+    as an unknown holder started at the object's modification time."""
+    store = as_store(lake)
+    found = store.read(lease_key(table))
+    if found is None:
         return None
     try:
-        doc = json.loads(text)
-        return Lease(str(doc["run_id"]), str(doc["host"]), int(doc["pid"]), str(doc["started_at"]))
+        doc = json.loads(found.text)
+        lease = Lease(str(doc["run_id"]), str(doc["host"]), int(doc["pid"]), str(doc["started_at"]))
     except (ValueError, KeyError, TypeError):
-        return Lease("(unreadable lease)", "", -1, modified.isoformat())
+        modified = store.modified_at(lease_key(table)) or dt.datetime.now(dt.UTC).timestamp()
+        started = dt.datetime.fromtimestamp(modified, dt.UTC)
+        lease = Lease("(unreadable lease)", "", -1, started.isoformat())
+    return lease, found.version
 
 
 def is_stale(lease: Lease, now: dt.datetime | None = None) -> bool:
@@ -80,57 +82,58 @@ def is_stale(lease: Lease, now: dt.datetime | None = None) -> bool:
     return age > LEASE_MAX_AGE
 
 
-def _take_over(path: Path, stale: Lease) -> None:
-    """Remove a stale lease, if it is still that lease. Takers serialize on a lock file, so
-    none can remove a lease another one has just created in its place."""
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if read_lease(path) == stale:
-            path.unlink(missing_ok=True)
+def acquire(lake: Store | str | Path, table: str, run_id: str) -> Lease:
+    """Take the table's lease for run_id, taking over a stale one; a live one is an error.
 
-
-def acquire(lake: Path, table: str, run_id: str) -> Lease:
-    """Take the table's lease for run_id, taking over a stale one; a live one is an error."""
-    path = lease_path(lake, table)
+    A stale lease is replaced only if it is still the lease found stale (a conditional
+    write), so of several runs taking it over exactly one succeeds.
+    """
+    store = as_store(lake)
+    key = lease_key(table)
     mine = Lease(run_id, socket.gethostname(), os.getpid(), dt.datetime.now(dt.UTC).isoformat())
+    text = json.dumps(asdict(mine))
     for _ in range(5):
-        if create_exclusively(path, json.dumps(asdict(mine))):
+        if store.create(key, text):
             return mine
-        holder = read_lease(path)
-        if holder is None:
+        found = read_lease(store, table)
+        if found is None:
             continue
+        holder, version = found
         if not is_stale(holder):
             raise CardlakeError(
-                f"{table}: {holder.describe()} is still running it and holds {path}; "
-                "nothing was read or written. Run it again once that run has ended (a lease "
-                f"whose holder is gone is taken over: on this host at once, from another host "
-                f"after {LEASE_MAX_AGE.total_seconds() / 3600:g} h)"
+                f"{table}: {holder.describe()} is still running it and holds "
+                f"{store.uri_of(key)}; nothing was read or written. Run it again once that run "
+                "has ended (a lease whose holder is gone is taken over: on this host at once, "
+                f"from another host after {LEASE_MAX_AGE.total_seconds() / 3600:g} h)"
             )
-        _take_over(path, holder)
-    raise CardlakeError(f"{table}: could not take {path}: other runs keep taking it")
+        if store.replace_if(key, text, version):
+            return mine
+    raise CardlakeError(f"{table}: could not take {store.uri_of(key)}: other runs keep taking it")
 
 
-def release(lake: Path, table: str, lease: Lease) -> None:
+def release(lake: Store | str | Path, table: str, lease: Lease) -> None:
     """Remove the lease if it is still ours (a run presumed dead may have lost it)."""
-    path = lease_path(lake, table)
-    if read_lease(path) == lease:
-        path.unlink(missing_ok=True)
+    store = as_store(lake)
+    found = read_lease(store, table)
+    if found is not None and found[0] == lease:
+        store.delete(lease_key(table))
 
 
 @contextlib.contextmanager
-def table_lease(lake: Path, table: str, run_id: str) -> Iterator[None]:
+def table_lease(lake: Store | str | Path, table: str, run_id: str) -> Iterator[None]:
     """Hold the table's lease for the block; re-entered by the run that holds it."""
-    key = os.path.abspath(lease_path(lake, table))
-    if _held.get(key) == run_id:
+    store = as_store(lake)
+    held_key = store.uri_of(lease_key(table))
+    if _held.get(held_key) == run_id:
         yield
         return
-    lease = acquire(lake, table, run_id)
-    _held[key] = run_id
+    lease = acquire(store, table, run_id)
+    _held[held_key] = run_id
     try:
         yield
     finally:
-        del _held[key]
-        release(lake, table, lease)
+        del _held[held_key]
+        release(store, table, lease)
 
 
 def process_alive(pid: int) -> bool:

@@ -1,8 +1,10 @@
-"""Run-scoped Parquet snapshots, published atomically by a pointer file.
+"""Run-scoped Parquet snapshots, published atomically by a pointer object.
 
 Each run writes to ``<lake>/<table>/runs/<run_id>/`` and only then replaces
-``<lake>/<table>/CURRENT.json`` (write-to-temp + os.replace). A run killed at any point
-leaves the previous snapshot and pointer untouched; readers always see a complete run.
+``<lake>/<table>/CURRENT.json``, with a conditional write over the pointer version the run
+read when it started (etl.lake.store): of two runs of one table only one can publish, and a
+run killed at any point leaves the previous snapshot and pointer untouched; readers always
+see a complete run. The lake is a directory, s3:// or gs:// (etl.lake.store.Store).
 A run that is refused or fails before it publishes deletes its data files and keeps its
 counts reports; what killed runs leave behind is deleted by the next run of the table
 (under the table's lease, etl/lease.py, so never while the run may still be live).
@@ -10,20 +12,20 @@ counts reports; what killed runs leave behind is deleted by the next run of the 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import pyarrow.parquet as pq
-from pyspark.sql import DataFrame
+import pyarrow.dataset as ds
+from pyspark.sql import DataFrame, SparkSession
 
-from etl.fileio import write_atomically
+from etl.errors import CardlakeError
+from etl.lake.store import Store, as_store
 
 BUSINESS_DATE = "business_date"
 KEEP_RUNS = 3
+POINTER = "CURRENT.json"
 # What a run directory keeps when its data files go: counts only, never a row value.
 REPORT_FILES = frozenset({"_quality.json", "_k_anonymity.json"})
 # Written into a run's directory when it is published: a superseded published run is kept
@@ -39,10 +41,11 @@ DICTIONARY_PAGE_BYTES = 16 << 20
 class Snapshot:
     """One run's Parquet output: a full table, or the rows changed in an incremental window.
 
-    base_runs lists the runs whose union (latest row per primary key) is the table's state.
-    tokenization names what its tokens depend on (masking.policy.tokenization): the version
-    of each key its token columns use and the normalizers' version; {} for a table without
-    token columns, and in pointers written before it was recorded.
+    path is the run's location (a directory, or an s3:// or gs:// URI). base_runs lists the
+    runs whose union (latest row per primary key) is the table's state. tokenization names
+    what its tokens depend on (masking.policy.tokenization): the version of each key its
+    token columns use and the normalizers' version; {} for a table without token columns,
+    and in pointers written before it was recorded.
     """
 
     table: str
@@ -54,34 +57,47 @@ class Snapshot:
     tokenization: dict[str, int] = field(default_factory=dict)
 
     @property
-    def data_dir(self) -> Path:
-        return Path(self.path)
+    def files(self) -> Store:
+        """The run's files."""
+        return Store(self.path)
+
+    def dataset(self) -> ds.Dataset:
+        return self.files.parquet("")
 
 
-def table_dir(lake: Path, table: str) -> Path:
-    return lake / table
+@dataclass(frozen=True)
+class Pointer:
+    """A table's published snapshot as a run read it, with the version a publish must find."""
+
+    snapshot: Snapshot | None
+    version: str | None
 
 
-def run_dir(lake: Path, table: str, run_id: str) -> Path:
-    return table_dir(lake, table) / "runs" / run_id
+def run_key(table: str, run_id: str) -> str:
+    return f"{table}/runs/{run_id}"
 
 
 @dataclass(frozen=True)
 class LakeRun:
     """One run of one table in a lake: where its files go."""
 
-    lake: Path
+    lake: Store
     table: str
     run_id: str
 
     @property
-    def data_dir(self) -> Path:
-        return run_dir(self.lake, self.table, self.run_id)
+    def key(self) -> str:
+        return run_key(self.table, self.run_id)
+
+    @property
+    def uri(self) -> str:
+        return self.lake.uri_of(self.key)
 
 
 def write_snapshot(
     df: DataFrame,
     run: LakeRun,
+    previous: Snapshot | None,
     kind: str = "full",
     tokenization: dict[str, int] | None = None,
 ) -> Snapshot:
@@ -89,92 +105,125 @@ def write_snapshot(
 
     Files are flat, one per task, with business_date as a column: BigQuery partitions on
     load, and date directories would cost a sort or a shuffle of every row to save nothing.
+    Spark writes straight to the lake when it has a filesystem for the lake's scheme (on
+    Glue, S3 is built in). Otherwise (local Spark without the s3a or GCS connector jars) it
+    writes to a local temporary directory and the files are copied under the run's prefix.
     """
-    lake, table, run_id, data_dir = run.lake, run.table, run.run_id, run.data_dir
-    (
+    writer = (
         df.write.mode("errorifexists")
         .option("compression", "zstd")
         .option("parquet.dictionary.page.size", DICTIONARY_PAGE_BYTES)
-        .parquet(str(data_dir))
     )
-    rows = parquet_rows(data_dir)
-    previous = current(lake, table)
-    base: tuple[str, ...] = (run_id,)
+    if spark_has_filesystem(df.sparkSession, run.lake):
+        writer.parquet(run.uri)
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"cardlake-{run.run_id}-") as staging:
+            writer.parquet(f"{staging}/out")
+            run.lake.upload_tree(Path(staging) / "out", run.key)
+    rows = run.lake.parquet(run.key).count_rows()
+    base: tuple[str, ...] = (run.run_id,)
     if kind == "incremental" and previous is not None:
-        base = (*previous.base_runs, run_id)
-    return Snapshot(table, run_id, str(data_dir), rows, kind, base, dict(tokenization or {}))
+        base = (*previous.base_runs, run.run_id)
+    return Snapshot(run.table, run.run_id, run.uri, rows, kind, base, dict(tokenization or {}))
 
 
-def parquet_rows(directory: Path) -> int:
-    """Rows in every Parquet file below a directory, from the footers (no data read)."""
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in directory.rglob("*.parquet"))
+def spark_has_filesystem(spark: SparkSession, lake: Store) -> bool:
+    """Whether Spark's Hadoop configuration has a filesystem for the lake's scheme."""
+    if lake.is_local:
+        return True
+    jvm = spark._jvm
+    assert jvm is not None, "a classic (not Connect) SparkSession"
+    try:
+        jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(
+            lake.scheme, spark._jsc.hadoopConfiguration()
+        )
+    except Exception:  # py4j's error: no FileSystem for scheme
+        return False
+    return True
 
 
-def parquet_nulls(directory: Path, columns: list[str]) -> dict[str, int]:
-    """NULLs per column in every Parquet file below a directory, from the footers' statistics.
+def parquet_nulls(snapshot: Snapshot, columns: list[str]) -> dict[str, int]:
+    """NULLs per column in every Parquet file of a snapshot, from the footers' statistics.
 
     A column chunk written without a null count (Spark always writes one) is read instead.
     """
     nulls = dict.fromkeys(columns, 0)
-    for path in directory.rglob("*.parquet"):
-        meta = pq.ParquetFile(path).metadata
+    for fragment in snapshot.dataset().get_fragments():
+        meta = fragment.metadata
         index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
         for column in columns:
             chunks = [meta.row_group(g).column(index[column]) for g in range(meta.num_row_groups)]
             if all(c.statistics is not None and c.statistics.has_null_count for c in chunks):
                 nulls[column] += sum(c.statistics.null_count for c in chunks)
             else:
-                nulls[column] += pq.read_table(path, columns=[column]).column(0).null_count
+                nulls[column] += fragment.to_table(columns=[column]).column(0).null_count
     return nulls
 
 
-def publish(lake: Path, snapshot: Snapshot) -> None:
-    (snapshot.data_dir / PUBLISHED_MARKER).touch()
-    write_atomically(
-        table_dir(lake, snapshot.table) / "CURRENT.json", json.dumps(asdict(snapshot), indent=2)
-    )
-    _prune(lake, snapshot.table, keep=KEEP_RUNS)
+def write_report(snapshot: Snapshot, name: str, document: dict) -> str:
+    """Store a counts report in the run's directory; returns its location."""
+    assert name in REPORT_FILES, name
+    snapshot.files.write_text(name, json.dumps(document, default=str))
+    return snapshot.files.uri_of(name)
 
 
-def current(lake: Path, table: str) -> Snapshot | None:
-    pointer = table_dir(lake, table) / "CURRENT.json"
-    if not pointer.exists():
-        return None
-    stored = json.loads(pointer.read_text())
+def read_pointer(lake: Store | str | Path, table: str) -> Pointer:
+    found = as_store(lake).read(f"{table}/{POINTER}")
+    if found is None:
+        return Pointer(None, None)
+    stored = json.loads(found.text)
     # Pointers of earlier versions may carry fields this one dropped, or lack new ones.
     known = {f.name for f in fields(Snapshot)} - {"base_runs", "tokenization"}
-    return Snapshot(
+    snapshot = Snapshot(
         **{k: v for k, v in stored.items() if k in known},
         base_runs=tuple(stored.get("base_runs", ())),
         tokenization={str(k): int(v) for k, v in (stored.get("tokenization") or {}).items()},
     )
+    return Pointer(snapshot, found.version)
 
 
-def current_snapshots(lake: Path) -> list[Snapshot]:
-    if not lake.exists():
-        return []
-    found = (current(lake, d.name) for d in sorted(lake.iterdir()) if d.is_dir())
+def current(lake: Store | str | Path, table: str) -> Snapshot | None:
+    return read_pointer(lake, table).snapshot
+
+
+def publish(lake: Store | str | Path, snapshot: Snapshot, over: Pointer) -> None:
+    """Make the snapshot the table's published one, if the pointer is still `over` (what
+    the run read when it started); otherwise another run published meanwhile, and this
+    run's snapshot is not published."""
+    store = as_store(lake)
+    snapshot.files.write_text(PUBLISHED_MARKER, "")
+    document = json.dumps(asdict(snapshot), indent=2)
+    if not store.replace_if(f"{snapshot.table}/{POINTER}", document, over.version):
+        raise CardlakeError(
+            f"{snapshot.table}: another run published the table while run {snapshot.run_id} "
+            "ran, so this run did not publish; its data files were deleted, and the published "
+            "snapshot and the bookmark are the other run's. Run it again to pick up later rows"
+        )
+    _prune(store, snapshot.table, keep=KEEP_RUNS)
+
+
+def current_snapshots(lake: Store | str | Path) -> list[Snapshot]:
+    store = as_store(lake)
+    found = (current(store, name) for name in store.children(""))
     return [s for s in found if s is not None]
 
 
-def discard_data(directory: Path) -> None:
-    """Delete a run directory's data files (Parquet, Spark's markers and checksums, partial
-    output), keeping its counts reports; the directory goes too once nothing is left."""
-    if not directory.is_dir():
-        return
-    for root, dirs, files in os.walk(directory, topdown=False):
-        here = Path(root)
-        for name in files:
-            if not (here == directory and name in REPORT_FILES):
-                (here / name).unlink(missing_ok=True)
-        for name in dirs:
-            with contextlib.suppress(OSError):  # not empty: a report, or a symlink
-                (here / name).rmdir()
-    with contextlib.suppress(OSError):
-        directory.rmdir()
+def discard_data(lake: Store | str | Path, table: str, run_id: str) -> None:
+    """Delete a run's data files (Parquet, Spark's markers and checksums, partial output),
+    keeping its counts reports; the directory goes too once nothing is left."""
+    store, key = as_store(lake), run_key(table, run_id)
+    for name in _data_files(store, key):
+        store.delete(f"{key}/{name}")
+    store.remove_empty_dirs(key)
 
 
-def discard_leftovers(lake: Path, table: str, run_id: str) -> list[str]:
+def _data_files(store: Store, key: str) -> list[str]:
+    """A run directory's files other than its counts reports, relative to it."""
+    prefix = len(key) + 1
+    return [name for name in (f[prefix:] for f in store.files(key)) if name not in REPORT_FILES]
+
+
+def discard_leftovers(lake: Store | str | Path, table: str, run_id: str) -> list[str]:
     """Delete the data files of every run of the table that is neither this run, nor ever
     published (the current snapshot, the runs it is made of, and superseded ones that
     _prune keeps for readers still on them); their reports stay.
@@ -183,32 +232,26 @@ def discard_leftovers(lake: Path, table: str, run_id: str) -> list[str]:
     killed or failed run left behind, never the output of a live one. Returns the run ids
     whose data files were deleted.
     """
-    runs = table_dir(lake, table) / "runs"
-    if not runs.is_dir():
-        return []
-    published = current(lake, table)
+    store = as_store(lake)
+    published = current(store, table)
     keep = {run_id}
     if published is not None:
         keep |= {published.run_id, *published.base_runs}
     swept = []
-    for directory in sorted(runs.iterdir()):
-        published_once = (directory / PUBLISHED_MARKER).exists()
-        if directory.name in keep or not directory.is_dir() or published_once:
+    for name in store.children(f"{table}/runs"):
+        key = run_key(table, name)
+        if name in keep or store.exists(f"{key}/{PUBLISHED_MARKER}"):
             continue
-        if any(
-            p.is_file() and not (p.parent == directory and p.name in REPORT_FILES)
-            for p in directory.rglob("*")
-        ):
-            swept.append(directory.name)
-        discard_data(directory)
+        if _data_files(store, key):
+            swept.append(name)
+        discard_data(store, table, name)
     return swept
 
 
-def _prune(lake: Path, table: str, keep: int) -> None:
+def _prune(store: Store, table: str, keep: int) -> None:
     """Drop old runs and leftovers of killed runs, never the published one."""
-    published = current(lake, table)
+    published = current(store, table)
     needed = set(published.base_runs) if published else set()
-    runs = sorted((table_dir(lake, table) / "runs").iterdir(), key=lambda p: p.name)
-    for old in runs[:-keep]:
-        if old.name not in needed:
-            shutil.rmtree(old, ignore_errors=True)
+    for old in store.children(f"{table}/runs")[:-keep]:
+        if old not in needed:
+            store.delete_tree(run_key(table, old))

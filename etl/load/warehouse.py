@@ -103,10 +103,6 @@ def bigquery_type(arrow_type: pa.DataType) -> str:
     raise CardlakeError(f"no BigQuery type for Parquet type {arrow_type}")
 
 
-def _snapshot_dataset(snapshot: Snapshot) -> ds.Dataset:
-    return ds.dataset(str(snapshot.data_dir), format="parquet")
-
-
 def check_snapshot_schema(dataset: ds.Dataset, raw: RawTable) -> None:
     """The snapshot must carry exactly the declared columns, in types that load into them."""
     found = {f.name: bigquery_type(f.type) for f in dataset.schema}
@@ -165,7 +161,7 @@ def load_snapshot(
     Partition decorators (table$YYYYMMDD) are not used: the emulator lacks them, and a
     MERGE limited to partitions is correct on both.
     """
-    dataset = _snapshot_dataset(snapshot)
+    dataset = snapshot.dataset()
     check_snapshot_schema(dataset, raw)
     partitions = _touched_partitions(dataset, raw)
     table_id = raw_table_id(settings, raw)

@@ -74,7 +74,7 @@ def test_no_corpus_pan_email_or_phone_reaches_parquet_or_the_warehouse(
 ) -> None:
     env = {
         **os.environ,
-        "CARDLAKE_LAKE_DIR": str(tmp_path / "lake"),
+        "CARDLAKE_LAKE": str(tmp_path / "lake"),
         "CARDLAKE_BOOKMARKS": str(tmp_path / "bookmarks"),
         "CARDLAKE_BQ_DATASET_PREFIX": "corpus_",
         "CARDLAKE_KEY_PROVIDER": "env",

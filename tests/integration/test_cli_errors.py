@@ -193,7 +193,7 @@ def test_a_table_missing_from_the_source_is_one_line(
 ) -> None:
     (tmp_path / "ghost.yaml").write_text("table: ghost\nprimary_key: [id]\ncolumns:\n  id: key\n")
     monkeypatch.setenv("CARDLAKE_MANIFEST_DIR", str(tmp_path))
-    monkeypatch.setenv("CARDLAKE_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("CARDLAKE_LAKE", str(tmp_path / "lake"))
     assert main(["run", "--table", "ghost"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [

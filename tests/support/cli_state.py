@@ -10,7 +10,7 @@ import pytest
 
 def isolate_cli_state(monkeypatch: pytest.MonkeyPatch, root: Path, dataset_prefix: str) -> Path:
     """Point the CLI's state below root; returns the dev key file it will generate."""
-    monkeypatch.setenv("CARDLAKE_LAKE_DIR", str(root / "lake"))
+    monkeypatch.setenv("CARDLAKE_LAKE", str(root / "lake"))
     monkeypatch.setenv("CARDLAKE_BOOKMARKS", str(root / "bookmarks"))
     monkeypatch.setenv("CARDLAKE_BQ_DATASET_PREFIX", dataset_prefix)
     key_file = root / "keys" / "dev-keys.json"

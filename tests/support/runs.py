@@ -8,6 +8,7 @@ from pyspark.sql import SparkSession
 
 from etl.extract.endpoint import source_endpoint
 from etl.lake.bookmarks import BookmarkStore
+from etl.lake.store import Store, as_store
 from etl.load.warehouse import Warehouse, client
 from etl.pipeline import RunContext
 from etl.settings import WarehouseSettings
@@ -20,7 +21,7 @@ def warehouse_for(settings: WarehouseSettings) -> Warehouse:
 
 def run_context(
     spark: SparkSession,
-    lake: Path,
+    lake: Path | Store,
     keys: KeyProvider,
     run_id: str,
     bookmarks: BookmarkStore | None = None,
@@ -30,7 +31,7 @@ def run_context(
         spark=spark,
         source=source_endpoint(),
         keys=keys,
-        lake=lake,
+        lake=as_store(lake),
         bookmarks=bookmarks or BookmarkStore(),
         run_id=run_id,
         warehouse=None if warehouse is None else warehouse_for(warehouse),

@@ -13,7 +13,15 @@ import pytest
 
 from etl.errors import CardlakeError
 from etl.lake.lease import LEASE_FILE, LEASE_MAX_AGE, acquire, read_lease, release, table_lease
-from etl.lake.snapshot import PUBLISHED_MARKER, Snapshot, discard_data, discard_leftovers, publish
+from etl.lake.snapshot import (
+    PUBLISHED_MARKER,
+    Snapshot,
+    discard_data,
+    discard_leftovers,
+    publish,
+    read_pointer,
+)
+from etl.lake.store import Store
 
 
 def _dead_pid() -> int:
@@ -36,8 +44,8 @@ def _plant_lease(
 
 def test_lease_is_exclusive_and_released(tmp_path: Path) -> None:
     with table_lease(tmp_path, "cards", "run_a"):
-        lease = read_lease(tmp_path / "cards" / LEASE_FILE)
-        assert lease is not None and (lease.run_id, lease.pid) == ("run_a", os.getpid())
+        found = read_lease(tmp_path, "cards")
+        assert found is not None and (found[0].run_id, found[0].pid) == ("run_a", os.getpid())
         with table_lease(tmp_path, "cards", "run_a"):  # the same run enters again
             pass
         assert (tmp_path / "cards" / LEASE_FILE).exists()
@@ -60,7 +68,10 @@ def test_stale_leases_are_taken_over_and_live_ones_are_not(tmp_path: Path) -> No
         path = _plant_lease(tmp_path, "cards", "old_run", host, pid, age)
         if stale:
             lease = acquire(tmp_path, "cards", "new_run")
-            assert read_lease(path) == lease
+            assert read_lease(tmp_path, "cards") == (
+                lease,
+                Store(tmp_path).read(path.parent.name + "/" + LEASE_FILE).version,
+            )
             release(tmp_path, "cards", lease)
             assert not path.exists()
         else:
@@ -110,6 +121,7 @@ def test_leftovers_lose_their_data_files_and_keep_their_reports(tmp_path: Path) 
             "incremental",
             ("r1_base", "r2_published"),
         ),
+        read_pointer(tmp_path, "cards"),
     )
     # A run published before r2, which readers may still be on (_prune keeps it a while).
     (runs / "r0_superseded").mkdir()
@@ -129,5 +141,5 @@ def test_leftovers_lose_their_data_files_and_keep_their_reports(tmp_path: Path) 
     ]
     for kept in ("r0_superseded", "r1_base", "r2_published", "r5_mine"):
         assert (runs / kept / "part-00000.zstd.parquet").exists()
-    discard_data(runs / "r5_mine")
+    discard_data(tmp_path, "cards", "r5_mine")
     assert not (runs / "r5_mine").exists()

@@ -17,6 +17,7 @@ from etl.contracts.manifest import TableManifest, load_manifest, manifest_for
 from etl.errors import CardlakeError
 from etl.extract.source import check_jdbc_dialect, jdbc_url
 from etl.gate.quality import QualityReport, key_frame, row_checks, validate
+from etl.lake.store import Store
 from masking.reference import luhn_valid
 
 pytestmark = pytest.mark.spark
@@ -61,7 +62,7 @@ def _gate(
     """The snapshot written as Parquet, then the gate, as the job runs them."""
     checks = row_checks(df, manifest, not_null)
     checks.observed(df).write.parquet(str(lake / "snapshot"))
-    return validate(lake / "snapshot", manifest, source_rows, checks, {})
+    return validate(Store(lake / "snapshot").parquet(""), manifest, source_rows, checks, {})
 
 
 def _card_number() -> str:
@@ -161,6 +162,6 @@ def test_key_frame_keeps_unsigned_bigint_keys_exact(tmp_path: Path) -> None:
     top = 2**64 - 1  # BIGINT UNSIGNED's largest value, read by Spark as DECIMAL(20,0)
     keys = pa.array([Decimal(top), Decimal(top - 1), Decimal(1), None], pa.decimal128(20, 0))
     pq.write_table(pa.table({"id": keys}), tmp_path / "part-0.parquet")
-    frame = key_frame(tmp_path, ["id"])
+    frame = key_frame(Store(tmp_path).parquet(""), ["id"])
     assert str(frame["id"].dtype) == "UInt64"
     assert frame["id"].tolist()[:3] == [top, top - 1, 1] and frame["id"].isna().sum() == 1

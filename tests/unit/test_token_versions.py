@@ -11,7 +11,7 @@ from cardlake.cli import main
 from devstack.localproc import free_port
 from etl.contracts.manifest import manifest_for
 from etl.key_usage import snapshot_holders
-from etl.lake.snapshot import Snapshot, current, publish
+from etl.lake.snapshot import Snapshot, current, publish, read_pointer
 from etl.pipeline import full_reason
 
 
@@ -34,7 +34,7 @@ def test_a_pointer_without_recorded_versions_still_reads(tmp_path: Path) -> None
         ("r2",),
         {"pan": 2, "normalizers": 2},
     )
-    publish(tmp_path, new)
+    publish(tmp_path, new, read_pointer(tmp_path, "cards"))
     assert current(tmp_path, "cards") == new
     assert json.loads(pointer.read_text())["tokenization"] == {"pan": 2, "normalizers": 2}
 
@@ -94,13 +94,19 @@ def test_retire_refuses_a_version_a_snapshot_records(tmp_path: Path) -> None:
     ]:
         (lake / table / "runs" / "r1").mkdir(parents=True)
         publish(
-            lake, Snapshot(table, "r1", str(lake / table / "runs" / "r1"), 1, tokenization=tokens)
+            lake,
+            Snapshot(table, "r1", str(lake / table / "runs" / "r1"), 1, tokenization=tokens),
+            read_pointer(lake, table),
         )
     assert snapshot_holders("pan", 1, lake) == ["the published snapshot of cards (run r1)"]
     assert snapshot_holders("pan", 2, lake) == []
     # Recorded before versions were: its versions are unknown, so it holds every version.
     (lake / "cards" / "runs" / "r2").mkdir()
-    publish(lake, Snapshot("cards", "r2", str(lake / "cards" / "runs" / "r2"), 1))
+    publish(
+        lake,
+        Snapshot("cards", "r2", str(lake / "cards" / "runs" / "r2"), 1),
+        read_pointer(lake, "cards"),
+    )
     assert "records no key versions" in snapshot_holders("pan", 2, lake)[0]
     assert snapshot_holders("pii", 2, lake) == []
 
