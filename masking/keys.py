@@ -8,12 +8,19 @@ Providers (chosen by CARDLAKE_KEY_PROVIDER):
 
 Document shape: {"dev_only": bool, "keys": {"pan": {"current": 2, "versions": {"1": "<hex>",
 "2": "<hex>"}}, "pii": {...}}}. Only the current version of a key ever makes new tokens.
+
+`cardlake keys` changes the document of the ``file`` and ``aws-secretsmanager`` providers
+(load_key_document / save_key_document); in Secrets Manager each change is a new secret
+version, which becomes AWSCURRENT while the one it replaced becomes AWSPREVIOUS.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,9 +86,16 @@ def new_key_document(dev_only: bool) -> dict[str, Any]:
     }
 
 
+def _entry(document: dict[str, Any], name: str) -> dict[str, Any]:
+    entry: dict[str, Any] | None = document["keys"].get(name)
+    if entry is None:
+        raise CardlakeError(f"key {name!r} is not defined in the key document")
+    return entry
+
+
 def rotate(document: dict[str, Any], name: str) -> int:
     """Add a new current version of one key; older versions stay only for audit."""
-    entry = document["keys"][name]
+    entry = _entry(document, name)
     version = max(int(v) for v in entry["versions"]) + 1
     entry["versions"][str(version)] = secrets.token_bytes(32).hex()
     entry["current"] = version
@@ -91,7 +105,7 @@ def rotate(document: dict[str, Any], name: str) -> int:
 def check_retirable(document: dict[str, Any], name: str, version: int) -> None:
     """A version can be retired if it exists and is not current (whether tokens of it are
     still in use is etl.key_usage's question: this looks at the key document only)."""
-    entry = document["keys"][name]
+    entry = _entry(document, name)
     if int(entry["current"]) == version:
         raise CardlakeError(f"key {name!r} v{version} is current: rotate before retiring it")
     if str(version) not in entry["versions"]:
@@ -128,12 +142,146 @@ def load_or_create_key_file(path: Path) -> dict[str, Any]:
     return document
 
 
-def _cloud_secret(spec: str) -> str:
+@dataclass
+class StoredKeys:
+    """A key document as its provider holds it: `where` names the place (a path, a secret),
+    `version` the secret version it was read from (None for files and the environment)."""
+
+    document: dict[str, Any] = field(repr=False)
+    spec: str
+    where: str
+    version: str | None = None
+
+
+def load_key_document(for_update: bool = False) -> StoredKeys:
+    """The configured provider's key document; for_update refuses read-only providers."""
+    current = settings()
+    spec = current.key_provider
     kind, _, ref = spec.partition(":")
-    if kind == "aws-secretsmanager":
-        boto3 = optional_sdk("boto3", "aws", "the aws-secretsmanager key provider")
-        value: str = boto3.client("secretsmanager").get_secret_value(SecretId=ref)["SecretString"]
-        return value
+    if for_update and kind in ("env", "gcp-secretmanager"):
+        raise CardlakeError(
+            f"CARDLAKE_KEY_PROVIDER={kind} is read-only for cardlake: change the key document "
+            "where it is kept (`cardlake keys` changes the file and aws-secretsmanager "
+            "providers' documents only)"
+        )
+    if spec == "file":
+        path = local_key_file()
+        return StoredKeys(load_or_create_key_file(path), spec, str(path))
+    if spec == "env":
+        if current.keys is None:
+            raise CardlakeError("CARDLAKE_KEY_PROVIDER=env but CARDLAKE_KEYS is not set")
+        return StoredKeys(
+            _parsed(current.keys.get_secret_value(), "CARDLAKE_KEYS"), spec, "CARDLAKE_KEYS"
+        )
+    if kind == "aws-secretsmanager" and ref:
+        where = _aws_where(ref)
+        with _aws_errors(ref, "read"):
+            response = _secretsmanager().get_secret_value(SecretId=ref)
+        text = response.get("SecretString")
+        return StoredKeys(_parsed(text, where), spec, where, str(response["VersionId"]))
+    return StoredKeys(_parsed(_gcp_secret(spec), spec), spec, spec)
+
+
+def save_key_document(stored: StoredKeys) -> None:
+    """Write a changed document back where it was read from. A secret gets a new version,
+    only if the one read is still AWSCURRENT: two concurrent changes never drop one."""
+    kind, _, ref = stored.spec.partition(":")
+    if stored.spec == "file":
+        save_key_file(Path(stored.where), stored.document)
+        return
+    if kind != "aws-secretsmanager" or stored.version is None:
+        raise CardlakeError(f"cardlake cannot write the key document in {stored.where}")
+    conflict = CardlakeError(
+        f"{stored.where} changed while this command ran (its AWSCURRENT is no longer version "
+        f"{stored.version}): nothing was written; run `cardlake keys show` and try again"
+    )
+    # The new version's id derives from the one it replaces: of two writers that read the
+    # same version, Secrets Manager accepts only the first (the other's token is taken).
+    token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cardlake-keys:{stored.version}"))
+    with _aws_errors(ref, "write"):
+        client = _secretsmanager()
+        now = client.get_secret_value(SecretId=ref, VersionStage="AWSCURRENT")["VersionId"]
+        if now != stored.version:
+            raise conflict
+        try:
+            written = client.put_secret_value(
+                SecretId=ref, SecretString=json.dumps(stored.document), ClientRequestToken=token
+            )
+        except client.exceptions.ResourceExistsException:
+            raise conflict from None
+    stored.version = str(written["VersionId"])
+
+
+def _parsed(text: str | None, where: str) -> dict[str, Any]:
+    """The key document in text, or one line saying it is not one (never quoting text)."""
+    try:
+        document = json.loads(text or "")
+        entries = document["keys"]
+        valid = isinstance(entries, dict) and all(
+            str(entry["current"]) in entry["versions"]
+            and all(len(bytes.fromhex(h)) > 0 for h in entry["versions"].values())
+            for entry in entries.values()
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        valid = False
+    if not valid:
+        raise CardlakeError(
+            f'{where} does not hold a cardlake key document (JSON with "keys": {{name: '
+            '{"current": N, "versions": {"N": "<hex>"}}}): store one, or fix '
+            "CARDLAKE_KEY_PROVIDER"
+        )
+    return dict(document)
+
+
+def _aws_where(secret_id: str) -> str:
+    return f"AWS Secrets Manager secret {secret_id!r}"
+
+
+def _secretsmanager() -> Any:
+    boto3 = optional_sdk("boto3", "aws", "the aws-secretsmanager key provider")
+    return boto3.client("secretsmanager")
+
+
+_AWS_HINTS = {
+    "ResourceNotFoundException": "does not exist (create it holding a key document, or fix "
+    "CARDLAKE_KEY_PROVIDER and AWS_REGION)",
+    "AccessDeniedException": "access denied (the caller needs secretsmanager:GetSecretValue, "
+    "and PutSecretValue to rotate or retire, on it)",
+    "DecryptionFailure": "cannot be decrypted (the caller needs kms:Decrypt on its KMS key)",
+    "UnrecognizedClientException": "AWS rejected the credentials (check AWS_PROFILE or "
+    "AWS_ACCESS_KEY_ID, or refresh the session)",
+    "InvalidSignatureException": "AWS rejected the credentials' signature (check "
+    "AWS_SECRET_ACCESS_KEY)",
+    "ExpiredTokenException": "the AWS session has expired (refresh the credentials)",
+}
+
+
+@contextlib.contextmanager
+def _aws_errors(secret_id: str, action: str) -> Iterator[None]:
+    """botocore's failures as one CardlakeError line naming the secret (never its value)."""
+    aws = optional_sdk("botocore.exceptions", "aws", "the aws-secretsmanager key provider")
+    where = _aws_where(secret_id)
+    try:
+        yield
+    except (aws.NoCredentialsError, aws.PartialCredentialsError):
+        raise CardlakeError(
+            f"cannot {action} {where}: no AWS credentials (set AWS_PROFILE, or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run under a role)"
+        ) from None
+    except aws.NoRegionError:
+        raise CardlakeError(f"cannot {action} {where}: no AWS region (set AWS_REGION)") from None
+    except aws.ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "error"))
+        message = str(error.get("Message", "")).strip().splitlines()
+        hint = _AWS_HINTS.get(code, f"{code}: {message[0] if message else 'no message'}")
+        raise CardlakeError(f"cannot {action} {where}: {hint}") from None
+    except aws.BotoCoreError as exc:
+        raise CardlakeError(f"cannot {action} {where}: {exc}") from None
+
+
+def _gcp_secret(spec: str) -> str:
+    kind, _, ref = spec.partition(":")
     if kind == "gcp-secretmanager":
         secretmanager = optional_sdk(
             "google.cloud.secretmanager", "gcp", "the gcp-secretmanager key provider"
@@ -148,13 +296,5 @@ def _cloud_secret(spec: str) -> str:
 
 
 def key_provider() -> DocumentKeyProvider:
-    current = settings()
-    spec = current.key_provider
-    if spec == "file":
-        path = local_key_file()
-        return DocumentKeyProvider(load_or_create_key_file(path), str(path))
-    if spec == "env":
-        if current.keys is None:
-            raise CardlakeError("CARDLAKE_KEY_PROVIDER=env but CARDLAKE_KEYS is not set")
-        return DocumentKeyProvider(json.loads(current.keys.get_secret_value()), "CARDLAKE_KEYS")
-    return DocumentKeyProvider(json.loads(_cloud_secret(spec)), spec)
+    stored = load_key_document()
+    return DocumentKeyProvider(stored.document, stored.where)

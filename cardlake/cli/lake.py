@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,7 +12,12 @@ from cardlake.cli.output import print_table
 from cardlake.cli.params import positive_int
 from etl.errors import CardlakeError, Finding
 
-keys_app = typer.Typer(help="Show, rotate or retire the local dev token keys.")
+if TYPE_CHECKING:
+    from masking.keys import StoredKeys
+
+keys_app = typer.Typer(
+    help="Show, rotate or retire the token keys (file and aws-secretsmanager providers)."
+)
 
 
 def scan(
@@ -77,31 +82,22 @@ class KeyName(StrEnum):
     pii = "pii"
 
 
-def _local_key_document() -> tuple[Path, dict[str, Any]]:
-    from etl.settings import settings
+def _print_keys(stored: StoredKeys) -> None:
     from masking import keys
 
-    if settings().key_provider != "file":
-        raise CardlakeError(
-            "keys are managed in the configured secret store; `cardlake keys` edits the "
-            "local dev key file only"
-        )
-    path = keys.local_key_file()
-    return path, keys.load_or_create_key_file(path)
-
-
-def _print_keys(path: Path, document: dict[str, Any]) -> None:
-    from masking import keys
-
-    print_table(["key", "current", "versions"], keys.describe(document))
-    if document.get("dev_only"):
-        print(f"{path} is a dev-only key file: production keys live in a secret store")
+    print_table(["key", "current", "versions"], keys.describe(stored.document))
+    version = f" (version {stored.version}, AWSCURRENT)" if stored.version else ""
+    print(f"key document: {stored.where}{version}")
+    if stored.document.get("dev_only"):
+        print(f"{stored.where} is a dev-only key file: production keys live in a secret store")
 
 
 @keys_app.command("show")
 def keys_show() -> None:
     """Each key's current and kept versions (never the key material)."""
-    _print_keys(*_local_key_document())
+    from masking import keys
+
+    _print_keys(keys.load_key_document())
 
 
 @keys_app.command("rotate")
@@ -109,14 +105,14 @@ def keys_rotate(name: Annotated[KeyName, typer.Option(help="the key to rotate")]
     """Add a new version and make it current; old versions stay until retired."""
     from masking import keys
 
-    path, document = _local_key_document()
-    version = keys.rotate(document, name.value)
-    keys.save_key_file(path, document)
+    stored = keys.load_key_document(for_update=True)
+    version = keys.rotate(stored.document, name.value)
+    keys.save_key_document(stored)
     print(
         f"{name.value} is now v{version}: the next run of each table whose tokens use it "
         "re-tokenizes every row from the source (`cardlake run --all`)"
     )
-    _print_keys(path, document)
+    _print_keys(stored)
 
 
 @keys_app.command("retire")
@@ -131,10 +127,17 @@ def keys_retire(
     from etl.settings import lake_location, warehouse_settings
     from masking import keys
 
-    path, document = _local_key_document()
-    keys.check_retirable(document, name.value, version)
+    stored = keys.load_key_document(for_update=True)
+    keys.check_retirable(stored.document, name.value, version)
     check_unused(name.value, version, lake_location(), warehouse_settings())
-    keys.retire(document, name.value, version)
-    keys.save_key_file(path, document)
-    print(f"{name.value} v{version} retired (material deleted)")
-    _print_keys(path, document)
+    keys.retire(stored.document, name.value, version)
+    keys.save_key_document(stored)
+    if stored.version:
+        print(
+            f"{name.value} v{version} retired: deleted from the key document's new version; "
+            f"earlier versions of {stored.where} still hold it (AWSPREVIOUS, then unlabeled "
+            "versions that Secrets Manager may delete)"
+        )
+    else:
+        print(f"{name.value} v{version} retired (material deleted)")
+    _print_keys(stored)
