@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     bq_endpoint: str | None = Field(
         None, description="BigQuery API endpoint (the local emulator's URL)"
     )
+    bq_credentials: Path | None = Field(
+        None,
+        description="a Google credential configuration for BigQuery: Workload Identity "
+        "Federation (type external_account, no secret inside); unset: Application Default "
+        "Credentials",
+    )
     key_provider: str = Field(
         "file",
         description="file, env, aws-secretsmanager:<secret-id> or gcp-secretmanager:<resource>",
@@ -148,6 +154,8 @@ class WarehouseSettings:
     mart_dataset: str
     ops_dataset: str
     api_endpoint: str | None  # the local emulator; None: Google's BigQuery API
+    # A Workload Identity Federation configuration; None: Application Default Credentials.
+    credentials_file: Path | None = None
 
     @property
     def use_emulator(self) -> bool:
@@ -185,4 +193,5 @@ def warehouse_settings() -> WarehouseSettings:
         mart_dataset="mart",
         ops_dataset="ops",
         api_endpoint=None if project else (current.bq_endpoint or ""),
+        credentials_file=current.bq_credentials,
     ).with_dataset_prefix(current.bq_dataset_prefix)

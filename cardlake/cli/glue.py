@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -94,6 +95,15 @@ def glue_package(  # noqa: PLR0913 - a Typer command's options are its parameter
     availability_zone: Annotated[
         str, _text("AVAILABILITY_ZONE", "the subnet's availability zone")
     ] = DEFAULT.availability_zone,
+    bq_credential_config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="CARDLAKE_GLUE_BQ_CREDENTIAL_CONFIG",
+            help="Workload Identity Federation configuration (JSON, type external_account: "
+            "no secret) that lets the job's AWS role load BigQuery",
+            show_default="none: the job has no BigQuery credentials",
+        ),
+    ] = None,
 ) -> None:
     """Write the job script, code wheel, jars and create-job/connection/trigger JSON."""
     from etl.deploy.glue import write_bundle
@@ -116,8 +126,15 @@ def glue_package(  # noqa: PLR0913 - a Typer command's options are its parameter
         subnet_id=subnet_id,
         security_group_id=security_group_id,
         availability_zone=availability_zone,
+        bq_credential_config=bq_credential_config,
     )
     bundle = out or state_dir() / "glue-bundle"
     for path in write_bundle(spec, bundle):
         step(f"wrote {path}")
     print(f"bundle in {bundle}: deploy with the commands in {bundle / 'README.txt'}")
+    if bq_credential_config is None:
+        print(
+            "cardlake: warning: no --bq-credential-config: the job has no BigQuery "
+            "credentials (Glue has no Google Application Default Credentials); see the README",
+            file=sys.stderr,
+        )

@@ -31,11 +31,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from etl.errors import CardlakeError
+from etl.load.warehouse import read_federation_config
 from etl.settings import BUSINESS_TIMEZONE, SOURCE_DATABASE, settings
 
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
 WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
 JOB_SCRIPT = "extract_table.py"
+FEDERATION_FILE = "gcp-federation.json"
 MASKING_JAR = "cardlake-masking.jar"
 JDBC_JAR = "mariadb-java-client.jar"
 WHEEL_NAME = "cardlake_etl"
@@ -90,6 +92,8 @@ class GlueSpec:
     subnet_id: str = "subnet-0123456789abcdef0"
     security_group_id: str = "sg-0123456789abcdef0"
     availability_zone: str = "ap-northeast-1a"
+    # Workload Identity Federation from the job's role to BigQuery (no secret inside).
+    bq_credential_config: Path | None = None
 
     @property
     def account(self) -> str:
@@ -120,6 +124,8 @@ class GlueSpec:
     def check(self) -> None:
         """Every value AWS would refuse later, as one line now."""
         _ = self.account, self.bucket_and_prefix
+        if self.bq_credential_config is not None:
+            read_federation_config(self.bq_credential_config)
         if self.worker_type not in WORKER_TYPES:
             raise CardlakeError(
                 f"--worker-type {self.worker_type!r} is not one of {', '.join(WORKER_TYPES)}"
@@ -286,6 +292,7 @@ def job_definition(spec: GlueSpec) -> dict[str, Any]:
             "--CARDLAKE_LAKE": f"{spec.base}/lake",
             "--CARDLAKE_BOOKMARKS": f"{spec.base}/bookmarks",
             "--CARDLAKE_BQ_PROJECT": spec.bq_project,
+            **federation_arguments(spec),
         },
         "Connections": {"Connections": [spec.connection_name]},
         "MaxRetries": 0,
@@ -293,6 +300,17 @@ def job_definition(spec: GlueSpec) -> dict[str, Any]:
         "GlueVersion": GLUE_VERSION,
         "WorkerType": spec.worker_type,
         "NumberOfWorkers": spec.workers,
+    }
+
+
+def federation_arguments(spec: GlueSpec) -> dict[str, str]:
+    """Glue copies --extra-files into the driver's working directory, where the job's
+    BigQuery client reads the federation configuration."""
+    if spec.bq_credential_config is None:
+        return {}
+    return {
+        "--extra-files": f"{code_location(spec)}/{FEDERATION_FILE}",
+        "--CARDLAKE_BQ_CREDENTIALS": FEDERATION_FILE,
     }
 
 
@@ -410,7 +428,8 @@ def deploy_commands(spec: GlueSpec, bundle: str) -> list[str]:
     role = spec.role_arn.rsplit("/", 1)[1]
     return [
         f"aws s3 cp --recursive {bundle} {code_location(spec)}/ --exclude '*' "
-        f"--include '*.py' --include '*.jar' --include '*.whl'",
+        f"--include '*.py' --include '*.jar' --include '*.whl'"
+        + (f" --include '{FEDERATION_FILE}'" if spec.bq_credential_config else ""),
         f"aws iam put-role-policy --role-name {role} --policy-name cardlake-etl "
         f"--policy-document file://{bundle}/iam-policy.json",
         f"aws glue create-connection --region {spec.region} --cli-input-json file://{bundle}/connection.json",
@@ -444,6 +463,12 @@ def write_bundle(spec: GlueSpec, out: Path) -> list[Path]:
     written = [Path(shutil.copyfile(script, out / JOB_SCRIPT))]
     written += [Path(shutil.copyfile(path, out / name)) for name, path in jars.items()]
     written.append(write_wheel(out))
+    (out / FEDERATION_FILE).unlink(missing_ok=True)
+    if spec.bq_credential_config is not None:
+        config = read_federation_config(spec.bq_credential_config)
+        federation = out / FEDERATION_FILE
+        federation.write_text(json.dumps(config, indent=2) + "\n")
+        written.append(federation)
     documents = {
         "job.json": job_definition(spec),
         "connection.json": connection_definition(spec),

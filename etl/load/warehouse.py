@@ -6,6 +6,7 @@ The same code path serves both; only client construction differs.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 import urllib.error
 import urllib.request
@@ -24,6 +25,8 @@ from etl.errors import CardlakeError
 from etl.lake.snapshot import Snapshot
 from etl.load.raw_tables import MAX_PARTITIONS_PER_JOB, RawTable
 from etl.settings import LOCAL_BQ_PROJECT, WarehouseSettings, warehouse_settings
+
+BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +48,51 @@ def client(settings: WarehouseSettings | None = None) -> bigquery.Client:
             credentials=AnonymousCredentials(),
             client_options=ClientOptions(api_endpoint=reachable_endpoint(settings)),
         )
-    return bigquery.Client(project=settings.project, location=settings.location)
+    credentials = None
+    if settings.credentials_file is not None:
+        credentials = federated_credentials(read_federation_config(settings.credentials_file))
+    return bigquery.Client(
+        project=settings.project, location=settings.location, credentials=credentials
+    )
+
+
+def read_federation_config(path: Path) -> dict[str, Any]:
+    """A Workload Identity Federation credential configuration (type external_account).
+
+    It names a pool, a provider and the AWS role to trade for a short-lived Google token,
+    and holds no secret, so it may ship with the job. A service-account key file is a
+    secret and is refused: keep it out of bundles and settings.
+    """
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CardlakeError(
+            f"CARDLAKE_BQ_CREDENTIALS {path}: not a readable credential configuration "
+            f"({type(exc).__name__})"
+        ) from None
+    kind = config.get("type") if isinstance(config, dict) else None
+    if kind != "external_account":
+        raise CardlakeError(
+            f"CARDLAKE_BQ_CREDENTIALS {path} is of type {kind!r}: cardlake takes a Workload "
+            "Identity Federation configuration (type external_account, made with `gcloud iam "
+            "workload-identity-pools create-cred-config ... --aws`), which holds no secret; "
+            "a service-account key is a secret and is refused"
+        )
+    return dict(config)
+
+
+def federated_credentials(config: dict[str, Any]) -> Any:
+    """Google credentials from a federation configuration; nothing is fetched until the
+    client first calls BigQuery (google.auth's generic loader would ask for a token now)."""
+    from google.auth import aws, exceptions, identity_pool
+
+    source = config.get("credential_source") or {}
+    from_aws = str(source.get("environment_id", "")).startswith("aws")
+    kind = aws.Credentials if from_aws else identity_pool.Credentials
+    try:
+        return kind.from_info(config, scopes=[BIGQUERY_SCOPE])
+    except (ValueError, exceptions.GoogleAuthError) as exc:
+        raise CardlakeError(f"CARDLAKE_BQ_CREDENTIALS: {exc}") from None
 
 
 def endpoint_answers(base_url: str) -> bool:

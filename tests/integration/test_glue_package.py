@@ -5,6 +5,7 @@ back. The README's deploy commands run the same way, against the same server."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws import REGION, client, moto_server
+from tests.support.aws import REGION, client, federation_config, moto_server
 from tests.support.session import REPO
 
 BIN = Path(sys.executable).parent
@@ -167,6 +168,8 @@ def test_the_readme_deploy_commands_work_on_the_bundle(tmp_path: Path, moto_endp
     """Each line of the README's deploy block, run against moto: `cardlake glue package` by
     the installed entry point, each `aws …` by the boto3 call it stands for."""
     s3, iam, glue = (client(moto_endpoint, name) for name in ("s3", "iam", "glue"))
+    # What `gcloud iam workload-identity-pools create-cred-config --aws` writes.
+    (tmp_path / "gcp-federation.json").write_text(json.dumps(federation_config()))
     created = []
     for line in _readme_block("deploy", "text").replace("\\\n", " ").splitlines():
         words = shlex.split(line)
@@ -186,8 +189,9 @@ def test_the_readme_deploy_commands_work_on_the_bundle(tmp_path: Path, moto_endp
                 s3.create_bucket(
                     Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
                 )
+                included = [words[i + 1] for i, w in enumerate(words) if w == "--include"]
                 for path in (tmp_path / words[4]).iterdir():
-                    if path.suffix in (".py", ".jar", ".whl"):  # its --include patterns
+                    if any(fnmatch.fnmatch(path.name, pattern) for pattern in included):
                         s3.upload_file(str(path), bucket, prefix + path.name)
             case ["aws", "iam", "put-role-policy"]:
                 role = options["--role-name"]
@@ -210,9 +214,14 @@ def test_the_readme_deploy_commands_work_on_the_bundle(tmp_path: Path, moto_endp
     script = job["Command"]["ScriptLocation"].removeprefix("s3://")
     bucket, _, key = script.partition("/")
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read().startswith(b'"""Glue job')
-    for jar in job["DefaultArguments"]["--extra-jars"].split(","):
-        bucket, _, key = jar.removeprefix("s3://").partition("/")
+    arguments = job["DefaultArguments"]
+    uploads = [*arguments["--extra-jars"].split(","), arguments["--extra-files"]]
+    for upload in uploads:
+        bucket, _, key = upload.removeprefix("s3://").partition("/")
         assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert json.loads(body) == federation_config()
+    assert arguments["--CARDLAKE_BQ_CREDENTIALS"] == "gcp-federation.json"
     trigger = glue.get_trigger(Name="cardlake-extract-daily")["Trigger"]
     assert trigger["Schedule"] == "cron(30 17 * * ? *)"  # 02:30 in Tokyo
     policy = iam.get_role_policy(RoleName="cardlake-glue-etl", PolicyName="cardlake-etl")
@@ -254,6 +263,20 @@ def test_bad_input_is_one_error_line(tmp_path: Path, args: list[str], says: str)
     assert len(errors) == 1 and errors[0].startswith("cardlake: error: "), proc.stderr
     assert says in errors[0]
     assert not (tmp_path / "bundle").exists()
+
+
+def test_bigquery_credentials_are_a_federation_configuration_never_a_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "sa-key.json"
+    key_file.write_text(json.dumps({"type": "service_account", "client_email": "a@b"}))
+    out = tmp_path / "bundle"
+    proc = package(tmp_path, "--out", str(out), "--bq-credential-config", str(key_file), code=2)
+    [error] = proc.stderr.splitlines()
+    assert error.startswith("cardlake: error: ") and "a service-account key is a secret" in error
+    assert not out.exists()
+
+    proc = package(tmp_path, "--out", str(out))
+    assert "no --bq-credential-config: the job has no BigQuery credentials" in proc.stderr
+    assert "--CARDLAKE_BQ_CREDENTIALS" not in bundle_json(out, "job.json")["DefaultArguments"]
 
 
 def test_a_missing_masking_jar_says_run_make_jar(tmp_path: Path) -> None:

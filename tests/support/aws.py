@@ -76,3 +76,25 @@ def client(endpoint: str, service: str) -> Any:
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key="testing",
     )
+
+
+def federation_config() -> dict[str, Any]:
+    """A Workload Identity Federation configuration from an AWS role to Google, as `gcloud
+    iam workload-identity-pools create-cred-config --aws` writes it: no secret inside."""
+    return {
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/123456789/locations/global/"
+        "workloadIdentityPools/cardlake/providers/aws-glue",
+        "subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
+        "service_account_impersonation_url": "https://iamcredentials.googleapis.com/v1/"
+        "projects/-/serviceAccounts/loader@my-gcp-project.iam.gserviceaccount.com"
+        ":generateAccessToken",
+        "token_url": "https://sts.googleapis.com/v1/token",
+        "credential_source": {
+            "environment_id": "aws1",
+            "region_url": "http://169.254.169.254/latest/meta-data/placement/availability-zone",
+            "url": "http://169.254.169.254/latest/meta-data/iam/security-credentials",
+            "regional_cred_verification_url": "https://sts.{region}.amazonaws.com"
+            "?Action=GetCallerIdentity&Version=2011-06-15",
+        },
+    }
