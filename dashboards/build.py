@@ -40,8 +40,10 @@ from dashboards.spec import (
     unlabelled_columns,
 )
 from etl.errors import CardlakeError
+from etl.gate.gx_project import data_docs_index
+from etl.lake.store import Store
 from etl.load import warehouse
-from etl.settings import SQL_DIR, WarehouseSettings
+from etl.settings import SQL_DIR, WarehouseSettings, lake_location
 from etl.views import deploy as views
 
 VEGA_BUNDLE = "vega-bundle.js"
@@ -78,6 +80,10 @@ WORDS = {
     "move_rule": {"ja": "前期間からの変動が大きすぎる", "en": "moved more than declared"},
     "warning": {"ja": "⚠ 要確認: ", "en": "⚠ check: "},
     "looker": {"ja": "Looker Studio 作成シート", "en": "Looker Studio build sheet"},
+    "data_docs": {
+        "ja": "データ品質ゲートの検証結果（Great Expectations Data Docs、件数のみ）",
+        "en": "Data-quality gate results (Great Expectations Data Docs, counts only)",
+    },
     "dashboards": {"ja": "cardlake ダッシュボード", "en": "cardlake dashboards"},
 }
 ANOMALY_HEADERS = {
@@ -183,6 +189,7 @@ class PageContext:
     built_at: dt.datetime
     dashboards: list[Dashboard]
     anomalies: list[Anomaly]
+    data_docs: str | None = None  # the lake's GX Data Docs index, when built
 
 
 def _direction(tile: Tile, result: TileValue) -> str:
@@ -374,6 +381,12 @@ def render(dashboard: Dashboard, data: DashboardData, ctx: PageContext) -> str:
         sections.append("".join(parts))
     if dashboard.name == "data_health":
         sections.insert(0, _anomalies_html(ctx))
+        if ctx.data_docs:
+            sections.insert(
+                0,
+                f"<p class='meta data-docs'><a href='{html.escape(ctx.data_docs)}'>"
+                f"{_word('data_docs', lang)}</a></p>",
+            )
     locale = {
         "formatLocale": FORMAT_LOCALES[lang],
         "timeFormatLocale": vl_convert.get_time_format_locale(TIME_LOCALES[lang]),
@@ -474,6 +487,7 @@ def write_pages(
         built_at=dt.datetime.now(dt.UTC),
         dashboards=snapshot.dashboards,
         anomalies=snapshot.anomalies,
+        data_docs=data_docs_link(),
     )
     (out_dir / "looker").mkdir(parents=True, exist_ok=True)
     written = [out_dir / "index.html", _write_bundle(out_dir)]
@@ -487,6 +501,19 @@ def write_pages(
         )
         written += [path, sheet]
     return written
+
+
+def data_docs_link(lake: str | None = None) -> str | None:
+    """The lake's Data Docs index (written by `cardlake run`) as a link, or None when
+    there is none or the lake cannot be read from here."""
+    store = Store(lake or lake_location())
+    try:
+        found = data_docs_index(store)
+    except CardlakeError:
+        return None
+    if found is None:
+        return None
+    return Path(found).as_uri() if store.is_local else found
 
 
 def build_all(out_dir: Path, settings: WarehouseSettings, lang: str = "ja") -> list[Path]:

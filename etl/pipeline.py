@@ -28,6 +28,7 @@ from etl.extract.source import (
     profile_window,
     source_columns,
 )
+from etl.gate.gx_project import GxRun, build_data_docs
 from etl.gate.quality import QualityReport, preload_great_expectations, row_checks, validate
 from etl.gate.reconcile import LoadedScope, Reconciliation, reconcile
 from etl.lake.bookmarks import Bookmark, BookmarkStore
@@ -247,8 +248,11 @@ def _extract_and_publish(
         "full" if window.full else "incremental",
         tokens,
     )
-    quality = validate(
-        snapshot.dataset(), manifest, profile.rows, checks, unparsed.get if unparsed else {}
+    quality = replace(
+        validate(
+            snapshot.dataset(), manifest, profile.rows, checks, GxRun(context.lake, context.run_id)
+        ),
+        unparsed_values=unparsed.get if unparsed else {},
     )
     counts = write_report(
         snapshot, "_quality.json", {**asdict(quality), "success": quality.success}
@@ -343,9 +347,37 @@ def run_tables(
     target = context.warehouse
     warehouse.ensure_datasets(target.client, target.settings)
     opstables.ensure_ops_tables(target.client, target.settings)
+    results: list[TableRun] = []
+    try:
+        _run_each(context, tables, options, on_table_done, results)
+    finally:
+        _build_data_docs(context)
+    return results
+
+
+def _build_data_docs(context: RunContext) -> None:
+    """The run's Data Docs, once for all its tables, failed gates included. A failure here
+    is reported, not raised: the tables are published and loaded by then."""
+    try:
+        index = build_data_docs(context.lake, context.run_id)
+    except Exception as exc:
+        context.report(f"Data Docs not built: {type(exc).__name__}: {exc}")
+        return
+    if index is not None:
+        context.report(f"Data Docs (counts only): {index}")
+
+
+def _run_each(
+    context: RunContext,
+    tables: list[str],
+    options: RunOptions,
+    on_table_done: Callable[[TableRun], None] | None,
+    results: list[TableRun],
+) -> None:
+    assert context.warehouse is not None
+    target = context.warehouse
     user, host = runrecord.who()
     key_versions = ", ".join(f"{n}/v{context.keys.current(n).version}" for n in KEY_NAMES)
-    results = []
     for table in tables:
         now = dt.datetime.now(dt.UTC)
         record = runrecord.RunRecord(
@@ -388,4 +420,3 @@ def run_tables(
         results.append(result)
         if on_table_done is not None:
             on_table_done(result)
-    return results

@@ -1,33 +1,36 @@
 """Data-quality gate on a masked snapshot, before it is published.
 
-Two kinds of rules, each checked where it is cheapest:
+The rules, and where each is checked:
 
-- Row rules are counted in one streamed pyarrow pass over the written Parquet files, so
-  they check what is on disk and cost the Spark write nothing: the source's NOT NULL
-  columns not null, tokens 32 bytes (and present where the source column is NOT NULL),
-  declared value ranges. Counting these inside the write (`DataFrame.observe`) cost ~10%
-  of a 1M-row job (bench/run.py).
+- Great Expectations 1.x checks the table's suite (etl.gate.suites: generated from the
+  manifest, stored next to it) through one Checkpoint per table run, with its stores under
+  the lake (etl.gate.gx_project): row count equal to the source's count for the window,
+  primary key not null and unique, the source's NOT NULL columns and tokens not null,
+  declared ranges. It validates an in-process pandas frame of only the columns those rules
+  read, built in one streamed pyarrow pass over the written Parquet files: keys as 64-bit
+  integers, range columns as floats, and for a column checked only for nulls, its
+  validity alone (an int8 column null exactly where it is), so the frame stays a few bytes
+  per row whatever the column holds.
+- Tokens are 32 bytes: counted in the same pyarrow pass. GX's pandas engine measures a
+  value's length as the length of `str(value)`, which for bytes is their repr, so
+  `ExpectColumnValueLengthsToEqual` cannot check a binary column.
 - PANs are counted during the write itself (`DataFrame.observe`), per string column, by the
-  JVM detector that redaction uses: NFKC first, any typed separators, Luhn-valid. A
-  pre-filter on the written files cannot know every form NFKC turns into digits.
-- Set rules need the whole written snapshot: Great Expectations 1.x checks the row count
-  against the source's count for the window and the primary key for nulls and duplicates.
-  It reads only the key columns of the Parquet files, with pandas in this process: a
-  64-bit integer per row, where a Spark validation would cost several Spark jobs.
+  JVM detector that redaction uses: NFKC first, any typed separators, Luhn-valid. GX has no
+  such detector (a regex cannot know every form NFKC turns into digits, nor the Luhn sum),
+  and the count costs the write nothing extra.
 
-The report keeps counts only: the row rules are counts by construction, GX is asked for no
-unexpected samples, and only whitelisted count fields are copied out of its results.
+The report keeps counts only: GX is asked for no unexpected samples (result format BASIC,
+partial_unexpected_count 0), only whitelisted count fields are copied out of its results,
+and the pyarrow and Spark counts are counts by construction.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import json
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -36,13 +39,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyspark.sql import DataFrame, Observation
 
-from etl.contracts.manifest import TableManifest
+from etl.contracts.manifest import MANIFEST_DIR, TableManifest
+from etl.gate.gx_project import GxRun
 from masking.freetext import pan_counters, string_columns
-from masking.policy import output_name, token_column
+from masking.policy import token_column
 
 COUNT_FIELDS = ("element_count", "unexpected_count", "missing_count", "observed_value")
 TOKEN_BYTES = 32  # HMAC-SHA256
-RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
 BATCH_ROWS = 128 * 1024  # rows per streamed batch: memory stays bounded at any table size
 
 
@@ -68,40 +71,13 @@ class QualityReport:
 
 
 @dataclass(frozen=True)
-class RowRule:
-    """A rule every written row must keep, counted over the snapshot's Parquet files."""
-
-    name: str
-    column: str
-    breaking: Callable[[pa.ChunkedArray | pa.Array], int]
-
-
-def _nulls(values: pa.ChunkedArray | pa.Array) -> int:
-    return values.null_count
-
-
-def _not_token_sized(values: pa.ChunkedArray | pa.Array) -> int:
-    return _true_count(pc.not_equal(pc.binary_length(values), TOKEN_BYTES))
-
-
-def _outside(low: float | None, high: float | None) -> Callable[[Any], int]:
-    def breaking(values: pa.ChunkedArray | pa.Array) -> int:
-        below = _true_count(pc.less(values, low)) if low is not None else 0
-        above = _true_count(pc.greater(values, high)) if high is not None else 0
-        return below + above
-
-    return breaking
-
-
-def _true_count(mask: pa.ChunkedArray | pa.Array) -> int:
-    return int(pc.sum(mask).as_py() or 0)
-
-
-@dataclass(frozen=True)
 class RowChecks:
-    """The row rules of one table, and the PANs counted per string column by the write."""
+    """What the gate needs to know of a masked frame before it is written: which columns
+    the source declares NOT NULL, the token columns, and the PANs counted per string column
+    by the write."""
 
-    rules: tuple[RowRule, ...]
+    source_not_null: tuple[str, ...]
+    token_columns: tuple[str, ...]
     string_columns: tuple[str, ...]
     pans: Observation = field(default_factory=lambda: Observation("cardlake_pans"))
 
@@ -109,32 +85,10 @@ class RowChecks:
         """The frame to write, counting rows with a PAN per string column as it is written."""
         return df.observe(self.pans, *pan_counters(df)) if self.string_columns else df
 
-    def results(self, dataset: ds.Dataset) -> list[dict[str, Any]]:
-        """Rows breaking each rule, one streamed pass over the written files, and the PANs
-        the write counted."""
-        columns = sorted({r.column for r in self.rules})
-        broken = dict.fromkeys([r.name for r in self.rules], 0)
-        rows = 0
-        batches = dataset.to_batches(
-            columns=columns, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1
-        )
-        for batch in batches:
-            rows += batch.num_rows
-            for rule in self.rules:
-                broken[rule.name] += rule.breaking(batch.column(rule.column))
-        if not columns:
-            rows = dataset.count_rows()
-        checks = [
-            {
-                "check": name,
-                "success": count == 0,
-                "element_count": rows,
-                "unexpected_count": count,
-            }
-            for name, count in broken.items()
-        ]
+    def pan_results(self, rows: int) -> list[dict[str, Any]]:
+        """Rows holding a PAN, per string column, as the write counted them."""
         pans = self.pans.get if self.string_columns else {}
-        return checks + [
+        return [
             {
                 "check": f"NoLuhnValidPan({column})",
                 "success": pans[column] == 0,
@@ -146,25 +100,10 @@ class RowChecks:
 
 
 def row_checks(df: DataFrame, manifest: TableManifest, not_null: list[str]) -> RowChecks:
-    """The row rules for a masked frame about to be written."""
-    rules: list[RowRule] = []
-    for policy in manifest.columns.values():
-        if policy.action == "token":
-            token = token_column(policy.name)
-            rules.append(RowRule(f"TokenIs32Bytes({policy.name})", token, _not_token_sized))
-            if policy.name in not_null:
-                rules.append(RowRule(f"NotNull({token})", token, _nulls))
-        # Quasi-identifiers are exempt: k-anonymity suppression blanks them by design.
-        contract = policy.klass != "quasi_identifier"
-        if contract and policy.name in not_null and policy.action in {"keep", "redact"}:
-            name = output_name(policy)
-            if name in df.columns and name not in manifest.primary_key:
-                rules.append(RowRule(f"NotNull({name})", name, _nulls))
-        if policy.min is not None or policy.max is not None:
-            rules.append(
-                RowRule(f"Between({policy.name})", policy.name, _outside(policy.min, policy.max))
-            )
-    return RowChecks(tuple(rules), tuple(string_columns(df)))
+    """The gate's view of a masked frame about to be written; not_null: the source's NOT
+    NULL columns."""
+    tokens = tuple(token_column(p.name) for p in manifest.columns.values() if p.action == "token")
+    return RowChecks(tuple(not_null), tokens, tuple(string_columns(df)))
 
 
 def _class_name(expectation_type: str) -> str:
@@ -172,27 +111,17 @@ def _class_name(expectation_type: str) -> str:
     return "".join(part.capitalize() for part in expectation_type.split("_"))
 
 
-def _set_expectations(manifest: TableManifest, source_rows: int) -> list[Any]:
-    import great_expectations.expectations as gxe
-
-    keys = list(manifest.primary_key)
-    checks: list[Any] = [gxe.ExpectTableRowCountToEqual(value=source_rows)]
-    checks += [gxe.ExpectColumnValuesToNotBeNull(column=key) for key in keys]
-    if len(keys) == 1:
-        checks.append(gxe.ExpectColumnValuesToBeUnique(column=keys[0]))
-    else:
-        checks.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=keys))
-    return checks
-
-
 NULLABLE_INTEGERS = {
+    pa.int8(): pd.Int8Dtype(),
     pa.int32(): pd.Int32Dtype(),
     pa.int64(): pd.Int64Dtype(),
     pa.uint64(): pd.UInt64Dtype(),
 }
+PRESENT = pa.scalar(1, pa.int8())
+ABSENT = pa.scalar(None, pa.int8())
 
 
-def _as_integers(column: pa.ChunkedArray) -> pa.ChunkedArray:
+def _as_integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """An integral decimal (BIGINT UNSIGNED reads as DECIMAL(20,0)) as a 64-bit integer."""
     if pa.types.is_decimal(column.type) and column.type.scale == 0:
         for target in (pa.int64(), pa.uint64()):
@@ -201,6 +130,60 @@ def _as_integers(column: pa.ChunkedArray) -> pa.ChunkedArray:
             except pa.ArrowInvalid:
                 continue
     return column
+
+
+def _as_numbers(column: pa.Array) -> pa.Array:
+    """A range column as the numbers GX compares with its bounds."""
+    if pa.types.is_decimal(column.type):
+        return pc.cast(column, pa.float64())
+    return column
+
+
+def _validity(column: pa.Array) -> pa.Array:
+    """Only where a column is null: 1 where it holds a value, null where it does not."""
+    return pc.if_else(pc.is_valid(column), PRESENT, ABSENT)
+
+
+@dataclass(frozen=True)
+class GateFrame:
+    """The frame GX validates and the counts taken while reading it."""
+
+    frame: pd.DataFrame
+    rows: int
+    wrong_sized_tokens: dict[str, int]
+
+
+def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) -> GateFrame:
+    """One streamed pass over the written files: the columns the suite reads, reduced to
+    what its rules need, and the token columns' wrong-sized values counted."""
+    from etl.gate.suites import not_null_columns, ranges
+
+    keys = list(manifest.primary_key)
+    numbers = [c for c in ranges(manifest) if c not in keys]
+    present = set(dataset.schema.names)
+    nulls_only = [c for c in not_null_columns(manifest) if c not in keys and c not in numbers]
+    tokens = [c for c in checks.token_columns if c in present]
+    read = [c for c in dict.fromkeys([*keys, *numbers, *nulls_only, *tokens]) if c in present]
+    wrong = dict.fromkeys(tokens, 0)
+    parts: list[pa.Table] = []
+    rows = 0
+    batches = dataset.to_batches(
+        columns=read, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1
+    )
+    for batch in batches:
+        rows += batch.num_rows
+        for name in tokens:
+            lengths = pc.binary_length(batch.column(name))
+            wrong[name] += int(pc.sum(pc.not_equal(lengths, TOKEN_BYTES)).as_py() or 0)
+        columns = {name: _as_integers(batch.column(name)) for name in keys if name in present}
+        columns |= {name: _as_numbers(batch.column(name)) for name in numbers if name in present}
+        columns |= {name: _validity(batch.column(name)) for name in nulls_only if name in present}
+        parts.append(pa.table(columns))
+    if not parts:
+        rows = dataset.count_rows()
+    table = pa.concat_tables(parts) if parts else pa.table({})
+    frame = table.to_pandas(types_mapper=NULLABLE_INTEGERS.get)
+    return GateFrame(frame, rows, wrong)
 
 
 def key_frame(dataset: ds.Dataset, keys: list[str]) -> pd.DataFrame:
@@ -225,40 +208,25 @@ def preload_great_expectations() -> None:
 def _preload() -> None:
     # A failure here resurfaces, with its traceback, at validate's own import.
     with contextlib.suppress(Exception):
-        _great_expectations()
+        from etl.gate import gx_project
+
+        gx_project.great_expectations()
 
 
-def _great_expectations() -> ModuleType:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations
+def suite_for(manifest: TableManifest) -> Any:
+    """The table's suite: the committed file next to the shipped manifests, or, for a
+    manifest elsewhere (CARDLAKE_MANIFEST_DIR), the suite its manifest generates."""
+    import great_expectations as gx
 
-    return great_expectations
+    from etl.gate.suites import SUITES_DIR, build_suite
+
+    path = SUITES_DIR / f"{manifest.table}.json"
+    if manifest.path.resolve().parent == MANIFEST_DIR and path.exists():
+        return gx.ExpectationSuite(**json.loads(path.read_text()))
+    return build_suite(manifest)
 
 
-def validate(
-    snapshot: ds.Dataset,
-    manifest: TableManifest,
-    source_rows: int,
-    row_checks: RowChecks,
-    unparsed_values: dict[str, int],
-) -> QualityReport:
-    """GX's set rules, then the row rules, both over the written snapshot's files."""
-    gx = _great_expectations()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas(f"cardlake_{manifest.table}")
-        .add_dataframe_asset(manifest.table)
-        .add_batch_definition_whole_dataframe("run")
-        .get_batch(batch_parameters={"dataframe": key_frame(snapshot, list(manifest.primary_key))})
-    )
-    suite = gx.ExpectationSuite(
-        name=f"cardlake_{manifest.table}",
-        expectations=_set_expectations(manifest, source_rows),
-    )
-    outcome = batch.validate(suite, result_format=RESULT_FORMAT)
+def _gx_checks(outcome: Any) -> list[dict[str, Any]]:
     checks = []
     for result in outcome.results:
         config = result.expectation_config
@@ -273,5 +241,39 @@ def validate(
                 **counts,
             }
         )
-    row_results = row_checks.results(snapshot)
-    return QualityReport(manifest.table, [*checks, *row_results], dict(unparsed_values))
+    return checks
+
+
+def validate(
+    snapshot: ds.Dataset,
+    manifest: TableManifest,
+    source_rows: int,
+    row_checks: RowChecks,
+    stores: GxRun | None = None,
+) -> QualityReport:
+    """The table's GX suite through its Checkpoint, then the token sizes and the PANs, all
+    over the written snapshot. With `stores` (the lake and the run), the Checkpoint, the
+    suite and the validation result are stored under the lake's _gx/; without, nowhere.
+    The report's unparsed_values are the caller's to fill in (they come from the write)."""
+    from etl.gate import gx_project
+    from etl.gate.suites import suite_parameters
+
+    gx_project.great_expectations()
+    read = gate_frame(snapshot, manifest, row_checks)
+    outcome = gx_project.run_checkpoint(
+        stores,
+        suite_for(manifest),
+        read.frame,
+        suite_parameters(manifest, source_rows, list(row_checks.source_not_null)),
+    )
+    tokens = [
+        {
+            "check": f"TokenIs32Bytes({column.removesuffix('_token')})",
+            "success": count == 0,
+            "element_count": read.rows,
+            "unexpected_count": count,
+        }
+        for column, count in read.wrong_sized_tokens.items()
+    ]
+    checks = [*_gx_checks(outcome), *tokens, *row_checks.pan_results(read.rows)]
+    return QualityReport(manifest.table, checks)

@@ -187,3 +187,23 @@ def test_reload_after_a_schema_change_replaces_the_table(
     names, rows = warehouse.query_rows(bq, f"select * from {_raw('schema_drift')} order by id")
     assert names == ["id", "prefecture"]
     assert rows == [(1, "東京都"), (2, "大阪府"), (3, None)]
+
+
+def test_the_run_leaves_gx_results_and_data_docs_with_counts_only(
+    runs: list[pipeline.TableRun], lake: Path
+) -> None:
+    """One Checkpoint result per table under <lake>/_gx/, Data Docs built once for the run,
+    and no source PAN or e-mail in any of their files."""
+    gx_root = lake / "_gx"
+    run_id = runs[0].snapshot.run_id
+    for run in runs:
+        assert list((gx_root / "validations" / run.table / run_id).rglob("*.json")), run.table
+        assert (gx_root / "checkpoints" / f"{run.table}.json").exists()
+    assert (gx_root / "data_docs" / "index.html").exists()
+    secrets = {str(pan) for (pan,) in _source("SELECT pan FROM cards LIMIT 500")}
+    secrets |= {str(email) for (email,) in _source("SELECT email FROM members LIMIT 500")}
+    assert secrets
+    for path in gx_root.rglob("*"):
+        if path.is_file() and "static" not in path.parts:
+            text = path.read_text(errors="replace")
+            assert not [s for s in secrets if s in text], path

@@ -144,6 +144,9 @@ def test_full_and_incremental_runs_publish_load_and_prune_on_s3(
     assert parts and not [k for k in run_files if k.endswith(".crc")]
     assert {"_quality.json", "_PUBLISHED"} <= {k.rsplit("/", 1)[1] for k in run_files}
     assert not [k for k in _objects(s3, where["lake"]) if k.endswith("LEASE.json")]
+    gx_files = _objects(s3, f"{where['lake']}/_gx")
+    assert [k for k in gx_files if f"/validations/{TABLE}/{first.snapshot.run_id}/" in k]
+    assert [k for k in gx_files if k.endswith("/data_docs/index.html")], "GX stores on S3"
     bookmark = json.loads(_get(s3, f"{where['bookmarks']}/{TABLE}.json") or "{}")
     assert bookmark["run_id"] == first.snapshot.run_id
     assert BookmarkStore(where["bookmarks"]).tables() == [TABLE]

@@ -62,7 +62,7 @@ def _gate(
     """The snapshot written as Parquet, then the gate, as the job runs them."""
     checks = row_checks(df, manifest, not_null)
     checks.observed(df).write.parquet(str(lake / "snapshot"))
-    return validate(Store(lake / "snapshot").parquet(""), manifest, source_rows, checks, {})
+    return validate(Store(lake / "snapshot").parquet(""), manifest, source_rows, checks)
 
 
 def _card_number() -> str:
@@ -87,11 +87,11 @@ def test_every_broken_rule_is_reported_by_count_never_by_value(
     assert set(report.failed) == {
         "ExpectTableRowCountToEqual()",
         "ExpectColumnValuesToBeUnique(transaction_id)",
-        "Between(amount)",
+        "ExpectColumnValuesToBeBetween(amount)",
         "NoLuhnValidPan(memo)",
     }
     by_check = {c["check"]: c for c in report.checks}
-    assert by_check["Between(amount)"]["unexpected_count"] == 1
+    assert by_check["ExpectColumnValuesToBeBetween(amount)"]["unexpected_count"] == 1
     assert by_check["NoLuhnValidPan(memo)"]["unexpected_count"] == 1
     assert by_check["ExpectColumnValuesToBeUnique(transaction_id)"]["unexpected_count"] == 2
     dumped = json.dumps(report.checks, default=str)
@@ -142,10 +142,10 @@ def test_a_token_that_is_not_32_bytes_or_missing_fails(spark: SparkSession, tmp_
     by_check = {c["check"]: c for c in report.checks}
     assert set(report.failed) == {
         "TokenIs32Bytes(email)",
-        "NotNull(email_token)",
+        "ExpectColumnValuesToNotBeNull(email_token)",
     }
     assert by_check["TokenIs32Bytes(email)"]["unexpected_count"] == 1
-    assert by_check["NotNull(email_token)"]["unexpected_count"] == 1
+    assert by_check["ExpectColumnValuesToNotBeNull(email_token)"]["unexpected_count"] == 1
 
 
 def test_a_jdbc_url_spark_would_not_read_as_mysql_is_refused(spark: SparkSession) -> None:
