@@ -121,7 +121,7 @@ PRESENT = pa.scalar(1, pa.int8())
 ABSENT = pa.scalar(None, pa.int8())
 
 
-def _as_integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+def as_integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """An integral decimal (BIGINT UNSIGNED reads as DECIMAL(20,0)) as a 64-bit integer."""
     if pa.types.is_decimal(column.type) and column.type.scale == 0:
         for target in (pa.int64(), pa.uint64()):
@@ -175,7 +175,7 @@ def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) 
         for name in tokens:
             lengths = pc.binary_length(batch.column(name))
             wrong[name] += int(pc.sum(pc.not_equal(lengths, TOKEN_BYTES)).as_py() or 0)
-        columns = {name: _as_integers(batch.column(name)) for name in keys if name in present}
+        columns = {name: as_integers(batch.column(name)) for name in keys if name in present}
         columns |= {name: _as_numbers(batch.column(name)) for name in numbers if name in present}
         columns |= {name: _validity(batch.column(name)) for name in nulls_only if name in present}
         parts.append(pa.table(columns))
@@ -184,14 +184,6 @@ def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) 
     table = pa.concat_tables(parts) if parts else pa.table({})
     frame = table.to_pandas(types_mapper=NULLABLE_INTEGERS.get)
     return GateFrame(frame, rows, wrong)
-
-
-def key_frame(dataset: ds.Dataset, keys: list[str]) -> pd.DataFrame:
-    """The snapshot's key columns, exact, as pandas columns that compare fast."""
-    table = dataset.to_table(columns=keys)
-    for i, name in enumerate(table.column_names):
-        table = table.set_column(i, name, _as_integers(table.column(i)))
-    return table.to_pandas(types_mapper=NULLABLE_INTEGERS.get)
 
 
 def preload_great_expectations() -> None:
