@@ -24,7 +24,8 @@ test: bootstrap lint
 	$(VENV)/bin/pytest
 	$(SPARK35_VENV)/bin/pytest -p no:cacheprovider $(SPARK35_TESTS)
 
-# Side-by-side benchmark against pandas, dlt and a Python-UDF Spark job (see docs/benchmarks.md).
+# Side-by-side benchmark against pandas, dlt, ConnectorX, DuckDB, ingestr, the raw client scan
+# and a Python-UDF Spark job (see docs/benchmarks.md).
 ROWS ?= 1000000
 bench: bootstrap
 	$(VENV)/bin/pip install -q -e '.[bench]'
