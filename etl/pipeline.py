@@ -172,6 +172,11 @@ def full_reason(
         return "k-anonymity is a property of the whole population"
     if loaded is None:
         return "no bookmark"
+    if published is None:
+        # A bookmark without a snapshot: the lake is new or another one (CARDLAKE_LAKE
+        # changed without CARDLAKE_BOOKMARKS); an incremental snapshot would hold only the
+        # window's rows and publish them as the whole table.
+        return "no published snapshot in this lake"
     if tokens and not (loaded and recorded):
         return "the bookmark or snapshot records no key and normalizer versions"
     return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,24 +21,31 @@ keys_app = typer.Typer(
 
 def scan(
     path: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Parquet datasets", show_default="every published snapshot's runs"),
+        list[str] | None,
+        typer.Argument(
+            help="Parquet datasets: directories, s3:// or gs:// locations",
+            show_default="every published snapshot's runs",
+        ),
     ] = None,
 ) -> None:
     """Count rows holding a Luhn-valid PAN in Parquet (never prints them; exit 1 on a hit)."""
     from etl.lake.snapshot import current_snapshots
+    from etl.lake.store import Store
     from etl.settings import lake_location
 
-    missing = [str(p) for p in path or [] if not p.exists()]
+    missing = [p for p in path or [] if not Store(p).exists("")]
     if missing:
         raise CardlakeError(f"nothing to scan at {', '.join(missing)}: no such file or directory")
-    # Every run the published snapshots are made of, not only their newest.
-    published = [
-        f"{s.path.rsplit('/', 1)[0]}/{run}"
-        for s in current_snapshots(lake_location())
-        for run in s.base_runs or (s.run_id,)
-    ]
-    paths = [str(p) for p in path or []] or published
+    paths = list(path or [])
+    if not paths:
+        lake = Store(lake_location())
+        lake.check_reachable()
+        # Every run the published snapshots are made of, not only their newest.
+        paths = [
+            f"{s.path.rsplit('/', 1)[0]}/{run}"
+            for s in current_snapshots(lake)
+            for run in s.base_runs or (s.run_id,)
+        ]
     if not paths:
         raise CardlakeError(f"nothing to scan: no published snapshot under {lake_location()}")
     scan_paths(paths)
@@ -124,12 +130,15 @@ def keys_retire(
 ) -> None:
     """Delete an old version's material, once no snapshot or warehouse table holds its tokens."""
     from etl.key_usage import check_unused
+    from etl.lake.store import Store
     from etl.settings import lake_location, warehouse_settings
     from masking import keys
 
     stored = keys.load_key_document(for_update=True)
     keys.check_retirable(stored.document, name.value, version)
-    check_unused(name.value, version, lake_location(), warehouse_settings())
+    lake = Store(lake_location())
+    lake.check_reachable()  # a lake that cannot be read is never judged to hold nothing
+    check_unused(name.value, version, lake, warehouse_settings())
     keys.retire(stored.document, name.value, version)
     keys.save_key_document(stored)
     if stored.version:

@@ -188,6 +188,7 @@ def _print_bookmarks(tables: list[str]) -> None:
     from etl.lake.bookmarks import BookmarkStore
 
     store = BookmarkStore()
+    store.store.check_reachable()  # a missing bucket is an error, not an empty table
     rows = []
     for name in tables:
         mark = store.read(name)

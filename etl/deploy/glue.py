@@ -358,7 +358,6 @@ def iam_policy(spec: GlueSpec) -> dict[str, Any]:
     """The job role's permissions, and no more (the role also trusts glue.amazonaws.com)."""
     bucket, prefix = spec.bucket_and_prefix
     objects = f"arn:aws:s3:::{bucket}/{prefix}/*" if prefix else f"arn:aws:s3:::{bucket}/*"
-    listed = [f"{prefix}/*", prefix] if prefix else ["*"]
     glue = f"arn:aws:glue:{spec.region}:{spec.account}"
     logs = f"arn:aws:logs:{spec.region}:{spec.account}:log-group:/aws-glue/jobs/*"
     return {
@@ -374,11 +373,13 @@ def iam_policy(spec: GlueSpec) -> dict[str, Any]:
                 ],
             },
             {
-                "Sid": "ListTheJobPrefix",
+                # Unconditioned: S3 answers a read of a missing key (the first run's
+                # pointer, lease and bookmarks) with 404 only for a caller allowed to list
+                # the bucket, and such requests carry no s3:prefix to match a condition.
+                "Sid": "ListTheJobBucket",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket"],
                 "Resource": f"arn:aws:s3:::{bucket}",
-                "Condition": {"StringLike": {"s3:prefix": listed}},
             },
             {
                 "Sid": "ReadWriteTheJobPrefix",

@@ -7,7 +7,7 @@ run killed at any point leaves the previous snapshot and pointer untouched; read
 see a complete run. The lake is a directory, s3:// or gs:// (etl.lake.store.Store).
 A run that is refused or fails before it publishes deletes its data files and keeps its
 counts reports; what killed runs leave behind is deleted by the next run of the table
-(under the table's lease, etl/lease.py, so never while the run may still be live).
+(under the table's lease, etl/lake/lease.py, so never while the run may still be live).
 """
 
 from __future__ import annotations
@@ -168,10 +168,20 @@ def write_report(snapshot: Snapshot, name: str, document: dict) -> str:
 
 
 def read_pointer(lake: Store | str | Path, table: str) -> Pointer:
-    found = as_store(lake).read(f"{table}/{POINTER}")
+    store = as_store(lake)
+    found = store.read(f"{table}/{POINTER}")
     if found is None:
         return Pointer(None, None)
-    stored = json.loads(found.text)
+    try:
+        stored = json.loads(found.text)
+    except ValueError:
+        stored = None
+    if not (isinstance(stored, dict) and {"table", "run_id", "path", "rows"} <= stored.keys()):
+        raise CardlakeError(
+            f"{store.uri_of(f'{table}/{POINTER}')} is not a snapshot pointer; nothing was "
+            "read or written. Restore it (the runs under runs/ are intact) or delete it, "
+            "and the next run of the table is a full refresh"
+        )
     # Pointers of earlier versions may carry fields this one dropped, or lack new ones.
     known = {f.name for f in fields(Snapshot)} - {"base_runs", "tokenization"}
     snapshot = Snapshot(
@@ -204,7 +214,7 @@ def publish(lake: Store | str | Path, snapshot: Snapshot, over: Pointer) -> None
 
 def current_snapshots(lake: Store | str | Path) -> list[Snapshot]:
     store = as_store(lake)
-    found = (current(store, name) for name in store.children(""))
+    found = (current(store, name) for name in store.children("", directories_only=True))
     return [s for s in found if s is not None]
 
 
@@ -238,7 +248,7 @@ def discard_leftovers(lake: Store | str | Path, table: str, run_id: str) -> list
     if published is not None:
         keep |= {published.run_id, *published.base_runs}
     swept = []
-    for name in store.children(f"{table}/runs"):
+    for name in store.children(f"{table}/runs", directories_only=True):
         key = run_key(table, name)
         if name in keep or store.exists(f"{key}/{PUBLISHED_MARKER}"):
             continue
@@ -252,6 +262,6 @@ def _prune(store: Store, table: str, keep: int) -> None:
     """Drop old runs and leftovers of killed runs, never the published one."""
     published = current(store, table)
     needed = set(published.base_runs) if published else set()
-    for old in store.children(f"{table}/runs")[:-keep]:
+    for old in store.children(f"{table}/runs", directories_only=True)[:-keep]:
         if old not in needed:
             store.delete_tree(run_key(table, old))

@@ -15,6 +15,7 @@ google-cloud-storage. Locally the same promises come from O_EXCL and a lock file
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import functools
 import hashlib
@@ -48,6 +49,11 @@ class Store:
     def __init__(self, location: str | os.PathLike[str]) -> None:
         text = os.fspath(location)
         scheme, sep, rest = text.partition("://")
+        if not sep and re.match(r"[a-z][a-z0-9+.-]*:/", text):
+            raise CardlakeError(
+                f"location {text!r} looks like a URI missing a slash: use "
+                "s3://bucket/prefix or gs://bucket/prefix, or a directory"
+            )
         if not sep:
             self.scheme = ""
             self.uri = str(Path(text).expanduser().resolve())
@@ -80,6 +86,9 @@ class Store:
         if self.is_local:
             return pafs.LocalFileSystem()
         with self._explained("reach", ""):
+            if self.scheme == "gs":
+                # from_uri's default retries an unreachable GCS for many minutes.
+                return pafs.GcsFileSystem(retry_time_limit=dt.timedelta(seconds=20))
             filesystem, _ = pafs.FileSystem.from_uri(self.uri)
         return filesystem
 
@@ -91,24 +100,32 @@ class Store:
         """The key's location as users, Spark and pointers name it."""
         return f"{self.uri}/{key}" if key else self.uri
 
-    def child(self, key: str) -> Store:
-        return Store(self.uri_of(key))
-
     def check_reachable(self) -> None:
         """Fail with one line now, before any work, if the location cannot be used: a bucket
         that does not exist (listing a missing bucket's prefix reads as empty), no
         credentials, or no permission to list."""
         if self.is_local:
             return
-        bucket = self.root.partition("/")[0]
+        bucket, _, prefix = self.root.partition("/")
         with self._explained("reach", ""):
-            found = self.filesystem.get_file_info(bucket)
-        if found.type == pafs.FileType.NotFound:
+            if self.scheme == "s3":
+                # A listing under the prefix, which a prefix-scoped role may make; a missing
+                # bucket is an error here, where pyarrow's listing would read as empty.
+                try:
+                    _s3().list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/", MaxKeys=1)
+                except Exception as exc:
+                    if _aws_code(exc) != "NoSuchBucket":
+                        raise
+                    missing = True
+                else:
+                    missing = False
+            else:
+                missing = self.filesystem.get_file_info(bucket).type == pafs.FileType.NotFound
+        if missing:
             raise CardlakeError(
                 f"cannot reach {self.uri}: the bucket {bucket} does not exist (create it, or "
                 "fix the location)"
             )
-        self.children("")
 
     # -- reading -------------------------------------------------------------------------
 
@@ -154,12 +171,14 @@ class Store:
             return None
         return info.mtime.timestamp()
 
-    def children(self, key: str) -> list[str]:
-        """Names directly under key (files and prefixes), sorted; [] if there is nothing."""
+    def children(self, key: str, directories_only: bool = False) -> list[str]:
+        """Names directly under key (files and prefixes, or prefixes only), sorted; [] if
+        there is nothing."""
         selector = pafs.FileSelector(self.path(key), recursive=False, allow_not_found=True)
         with self._explained("list", key):
             found = self.filesystem.get_file_info(selector)
-        return sorted(info.base_name for info in found)
+        wanted = (i for i in found if not directories_only or i.type == pafs.FileType.Directory)
+        return sorted(info.base_name for info in wanted)
 
     def files(self, key: str) -> list[str]:
         """Keys of every file below key, sorted."""

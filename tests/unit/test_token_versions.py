@@ -84,6 +84,12 @@ def test_a_changed_or_unrecorded_version_makes_the_run_full() -> None:
         )
         is None
     )
+    # A bookmark but no snapshot in this lake (CARDLAKE_LAKE changed alone): an incremental
+    # snapshot would be published as the whole table.
+    assert (
+        full_reason(repayments, requested=False, loaded={}, published=None, tokens={})
+        == "no published snapshot in this lake"
+    )
 
 
 def test_retire_refuses_a_version_a_snapshot_records(tmp_path: Path) -> None:
