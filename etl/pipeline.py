@@ -53,7 +53,7 @@ from etl.load.warehouse import Warehouse
 from etl.transforms import with_business_date, with_run_metadata
 from masking.kanonymity import KAnonymityReport, quasi_identifier_columns, with_k_anonymity
 from masking.keys import KEY_NAMES, KeyProvider
-from masking.policy import to_masked, tokenization, with_unparsed_counts
+from masking.policy import to_masked, token_key_ids, tokenization, with_unparsed_counts
 
 # An incremental run re-reads this much before the bookmark: rows whose transactions
 # committed late carry cursor values from before the previous run's upper bound.
@@ -182,6 +182,22 @@ def full_reason(
     return None
 
 
+def replaced_key(
+    recorded: list[dict[str, str]], now: dict[str, str], tokens: dict[str, int]
+) -> str | None:
+    """Why the run must be full when a key has the version the table's tokens record but is
+    another key (the key document was replaced: each new document starts at v1); None if
+    every recorded key id is the current one. Ids absent on either side are not compared."""
+    for ids in recorded:
+        for name, key_id in sorted(now.items()):
+            if ids.get(name, key_id) != key_id:
+                return (
+                    f"key {name} v{tokens.get(name, '?')} is not the key the table's tokens "
+                    "were made with (the key document was replaced)"
+                )
+    return None
+
+
 def extract_and_publish(
     context: RunContext, table: str, options: RunOptions = RunOptions()
 ) -> ExtractResult:
@@ -219,7 +235,7 @@ def _extract_and_publish(
     guard_replica(endpoint, allow_primary=options.allow_primary)
     # First: a table missing from the source is one clear line, not a driver error.
     columns = source_columns(endpoint, table)
-    tokens = tokenization(manifest, keys)
+    tokens, key_ids = tokenization(manifest, keys), token_key_ids(manifest, keys)
     bookmark = None if options.full_refresh else context.bookmarks.read(table)
     reason = full_reason(
         manifest,
@@ -227,6 +243,8 @@ def _extract_and_publish(
         loaded=None if bookmark is None else bookmark.tokenization,
         published=pointer.snapshot,
         tokens=tokens,
+    ) or replaced_key(
+        [b.key_ids for b in (bookmark, pointer.snapshot) if b is not None], key_ids, tokens
     )
     since = bookmark.watermark_at if bookmark is not None and reason is None else None
     window = plan_window(endpoint, manifest, since, options.lookback, SAFETY_LAG)
@@ -246,12 +264,15 @@ def _extract_and_publish(
     dated = with_business_date(masked, manifest)
     checks = row_checks(dated, manifest, not_null)
     preload_great_expectations()
-    snapshot = write_snapshot(
-        checks.observed(with_run_metadata(dated, context.run_id, extracted_at)),
-        LakeRun(context.lake, table, context.run_id),
-        pointer.snapshot,
-        "full" if window.full else "incremental",
-        tokens,
+    snapshot = replace(
+        write_snapshot(
+            checks.observed(with_run_metadata(dated, context.run_id, extracted_at)),
+            LakeRun(context.lake, table, context.run_id),
+            pointer.snapshot,
+            "full" if window.full else "incremental",
+            tokens,
+        ),
+        key_ids=key_ids,
     )
     quality = replace(
         validate(
@@ -281,6 +302,7 @@ def _extract_and_publish(
             context.run_id,
             dt.datetime.now(dt.UTC).isoformat(),
             tokens,
+            key_ids,
         )
     return ExtractResult(
         snapshot=snapshot,

@@ -7,7 +7,9 @@ Providers (chosen by CARDLAKE_KEY_PROVIDER):
   stored as a secret; the SDKs are imported only when used.
 
 Document shape: {"dev_only": bool, "keys": {"pan": {"current": 2, "versions": {"1": "<hex>",
-"2": "<hex>"}}, "pii": {...}}}. Only the current version of a key ever makes new tokens.
+"2": "<hex>"}, "ids": {"1": "<random>", "2": "<random>"}}, "pii": {...}}}. Only the current
+version of a key ever makes new tokens; "ids" name the versions (documents made before them
+have none).
 
 `cardlake keys` changes the document of the ``file`` and ``aws-secretsmanager`` providers
 (load_key_document / save_key_document); in Secrets Manager each change is a new secret
@@ -38,6 +40,9 @@ class TokenKey:
     name: str
     version: int
     material: bytes = field(repr=False)
+    # A random id of this version (not derived from the material): two documents both at
+    # "pan v1" hold different keys, and their ids tell them apart. "" in older documents.
+    key_id: str = ""
 
 
 class KeyProvider(Protocol):
@@ -73,17 +78,26 @@ class DocumentKeyProvider:
             raise CardlakeError(
                 f"key {name!r} v{version} in {self.source} is shorter than {MIN_KEY_BYTES} bytes"
             )
-        return TokenKey(name, version, material)
+        return TokenKey(name, version, material, str(entry.get("ids", {}).get(str(version), "")))
 
 
 def new_key_document(dev_only: bool) -> dict[str, Any]:
     return {
         "dev_only": dev_only,
         "keys": {
-            name: {"current": 1, "versions": {"1": secrets.token_bytes(32).hex()}}
+            name: {
+                "current": 1,
+                "versions": {"1": secrets.token_bytes(32).hex()},
+                "ids": {"1": new_key_id()},
+            }
             for name in KEY_NAMES
         },
     }
+
+
+def new_key_id() -> str:
+    """A random name for one key version, recorded with the tokens it makes."""
+    return secrets.token_hex(8)
 
 
 def _entry(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -98,6 +112,7 @@ def rotate(document: dict[str, Any], name: str) -> int:
     entry = _entry(document, name)
     version = max(int(v) for v in entry["versions"]) + 1
     entry["versions"][str(version)] = secrets.token_bytes(32).hex()
+    entry.setdefault("ids", {})[str(version)] = new_key_id()
     entry["current"] = version
     return version
 

@@ -34,6 +34,14 @@ def tokenization(manifest: TableManifest, keys: KeyProvider) -> dict[str, int]:
     return {**used, "normalizers": NORMALIZER_VERSION}
 
 
+def token_key_ids(manifest: TableManifest, keys: KeyProvider) -> dict[str, str]:
+    """The random id of the current version of every key a table's token columns use (none
+    for keys from documents that predate ids): which key, beyond its version number."""
+    names = {p.key_name for p in manifest.columns.values() if p.action == "token"}
+    ids = {name: keys.current(name).key_id for name in sorted(names)}
+    return {name: key_id for name, key_id in ids.items() if key_id}
+
+
 GENERALIZED_SUFFIX = {
     "year": "_year",
     "age_band": "_age_band",

@@ -27,6 +27,7 @@ class Bookmark:
     # Key and normalizer versions of the tokens the warehouse table holds up to here (a
     # bookmark moves only after a load, so this is what was loaded, not just published).
     tokenization: dict[str, int] = field(default_factory=dict)
+    key_ids: dict[str, str] = field(default_factory=dict)  # masking.policy.token_key_ids
 
     @property
     def watermark_at(self) -> dt.datetime:

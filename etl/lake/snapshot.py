@@ -55,6 +55,7 @@ class Snapshot:
     kind: str = "full"
     base_runs: tuple[str, ...] = ()
     tokenization: dict[str, int] = field(default_factory=dict)
+    key_ids: dict[str, str] = field(default_factory=dict)  # masking.policy.token_key_ids
 
     @property
     def files(self) -> Store:
@@ -183,11 +184,12 @@ def read_pointer(lake: Store | str | Path, table: str) -> Pointer:
             "and the next run of the table is a full refresh"
         )
     # Pointers of earlier versions may carry fields this one dropped, or lack new ones.
-    known = {f.name for f in fields(Snapshot)} - {"base_runs", "tokenization"}
+    known = {f.name for f in fields(Snapshot)} - {"base_runs", "tokenization", "key_ids"}
     snapshot = Snapshot(
         **{k: v for k, v in stored.items() if k in known},
         base_runs=tuple(stored.get("base_runs", ())),
         tokenization={str(k): int(v) for k, v in (stored.get("tokenization") or {}).items()},
+        key_ids={str(k): str(v) for k, v in (stored.get("key_ids") or {}).items()},
     )
     return Pointer(snapshot, found.version)
 

@@ -12,7 +12,9 @@ from devstack.localproc import free_port
 from etl.contracts.manifest import manifest_for
 from etl.key_usage import snapshot_holders
 from etl.lake.snapshot import Snapshot, current, publish, read_pointer
-from etl.pipeline import full_reason
+from etl.pipeline import full_reason, replaced_key
+from masking.keys import DocumentKeyProvider, new_key_document, rotate
+from masking.policy import token_key_ids
 
 
 def test_a_pointer_without_recorded_versions_still_reads(tmp_path: Path) -> None:
@@ -133,3 +135,23 @@ def test_retire_is_refused_when_the_warehouse_cannot_be_checked(
     assert len(err) == 1 and err[0].startswith("cardlake: error: cannot retire pan v1: "), err
     assert "could not be checked" in err[0] and "nothing was retired" in err[0]
     assert "1" in json.loads(key_file.read_text())["keys"]["pan"]["versions"]
+
+
+def test_another_key_under_the_same_version_makes_the_run_full() -> None:
+    cards = manifest_for("cards")
+    first, second = new_key_document(dev_only=True), new_key_document(dev_only=True)
+    ids = {
+        name: token_key_ids(cards, DocumentKeyProvider(doc, name))
+        for name, doc in (("first", first), ("second", second))
+    }
+    assert ids["first"].keys() == {"pan"} and ids["first"] != ids["second"]  # both "pan v1"
+    tokens = {"pan": 1, "normalizers": 2}
+    assert replaced_key([ids["first"]], ids["first"], tokens) is None
+    assert replaced_key([ids["second"]], ids["first"], tokens) == (
+        "key pan v1 is not the key the table's tokens were made with (the key document was "
+        "replaced)"
+    )
+    assert replaced_key([{}], ids["first"], tokens) is None  # recorded before ids existed
+    rotated = json.loads(json.dumps(first))
+    rotate(rotated, "pan")
+    assert token_key_ids(cards, DocumentKeyProvider(rotated, "rotated")) != ids["first"]
