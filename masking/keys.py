@@ -32,7 +32,9 @@ from etl.fileio import write_atomically
 from etl.settings import settings
 
 KEY_NAMES = ("pan", "pii")
-MIN_KEY_BYTES = 32  # 256-bit keys: well above PCI's 128-bit effective strength
+MIN_KEY_BYTES = 32
+# Times one secret version may have been rolled back to before a write to it gives up.
+MAX_ROLLBACKS = 20  # 256-bit keys: well above PCI's 128-bit effective strength
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ def load_key_document(for_update: bool = False) -> StoredKeys:
     if kind == "aws-secretsmanager" and ref:
         where = _aws_where(ref)
         with _aws_errors(ref, "read"):
-            response = _secretsmanager().get_secret_value(SecretId=ref)
+            response = _secretsmanager().get_secret_value(SecretId=ref, VersionStage="AWSCURRENT")
         text = response.get("SecretString")
         return StoredKeys(_parsed(text, where), spec, where, str(response["VersionId"]))
     return StoredKeys(_parsed(_gcp_secret(spec), spec), spec, spec)
@@ -211,19 +213,26 @@ def save_key_document(stored: StoredKeys) -> None:
         f"{stored.version}): nothing was written; run `cardlake keys show` and try again"
     )
     # The new version's id derives from the one it replaces: of two writers that read the
-    # same version, Secrets Manager accepts only the first (the other's token is taken).
-    token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cardlake-keys:{stored.version}"))
+    # same version, Secrets Manager accepts only the first (the other's token is taken). A
+    # taken token with that version still AWSCURRENT means the version's earlier successor
+    # was rolled back: the next token in the sequence, which racing writers share too.
     with _aws_errors(ref, "write"):
         client = _secretsmanager()
-        now = client.get_secret_value(SecretId=ref, VersionStage="AWSCURRENT")["VersionId"]
-        if now != stored.version:
+        for attempt in range(MAX_ROLLBACKS + 1):
+            now = client.get_secret_value(SecretId=ref, VersionStage="AWSCURRENT")["VersionId"]
+            if now != stored.version:
+                raise conflict
+            suffix = f":{attempt}" if attempt else ""
+            token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cardlake-keys:{stored.version}{suffix}"))
+            try:
+                written = client.put_secret_value(
+                    SecretId=ref, SecretString=json.dumps(stored.document), ClientRequestToken=token
+                )
+                break
+            except client.exceptions.ResourceExistsException:
+                continue
+        else:
             raise conflict
-        try:
-            written = client.put_secret_value(
-                SecretId=ref, SecretString=json.dumps(stored.document), ClientRequestToken=token
-            )
-        except client.exceptions.ResourceExistsException:
-            raise conflict from None
     stored.version = str(written["VersionId"])
 
 

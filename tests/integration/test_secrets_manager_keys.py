@@ -254,23 +254,26 @@ def test_concurrent_changes_never_drop_one(
     _, document = _current(moto_endpoint, secret_id)
     assert (document["keys"]["pan"]["current"], document["keys"]["pii"]["current"]) == (2, 1)
 
-    # Even if AWSCURRENT is moved back to the version both read, so that the check passes,
-    # the new version's id derives from the version read: Secrets Manager refuses the second.
+    # A writer that checked before the other wrote still loses: the new version's id
+    # derives from the version read, and Secrets Manager refuses a second use of it.
     first, second = keys.load_key_document(True), keys.load_key_document(True)
     keys.rotate(first.document, "pan")
     keys.rotate(second.document, "pii")
-    keys.save_key_document(first)
-    sm.update_secret_version_stage(
-        SecretId=secret_id,
-        VersionStage="AWSCURRENT",
-        MoveToVersionId=second.version,
-        RemoveFromVersionId=first.version,
-    )
-    stages = _stages(moto_endpoint, secret_id)
+    real_get = keys._secretsmanager
+
+    def checked_before_the_other_wrote() -> Any:
+        monkeypatch.setattr(keys, "_secretsmanager", real_get)
+        keys.save_key_document(first)  # lands between second's check and its write
+        api = real_get()
+        reads = iter([{"VersionId": second.version}])  # the check saw the version it read
+        real_read = api.get_secret_value
+        api.get_secret_value = lambda **kw: next(reads, None) or real_read(**kw)
+        return api
+
+    monkeypatch.setattr(keys, "_secretsmanager", checked_before_the_other_wrote)
     with pytest.raises(CardlakeError, match="changed while this command ran"):
         keys.save_key_document(second)
-    assert _stages(moto_endpoint, secret_id) == stages  # no version written, no label moved
-    assert stages[second.version] == ["AWSCURRENT"]
+    assert _stages(moto_endpoint, secret_id)[first.version] == ["AWSCURRENT"]
 
     # Through the CLI: a change written between this rotation's read and its write.
     real_load = keys.load_key_document
@@ -289,6 +292,26 @@ def test_concurrent_changes_never_drop_one(
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cardlake: error: "), captured.err
     assert f"AWS Secrets Manager secret '{secret_id}' changed while this command ran" in err[0]
+    monkeypatch.setattr(keys, "load_key_document", real_load)
+
+    # An operator rolls AWSCURRENT back to an earlier version (its successor's token is
+    # taken): a change to the rolled-back version is still written, on top of it, twice.
+    for _ in range(2):
+        rolled_back = keys.load_key_document(True)
+        keys.rotate(rolled_back.document, "pii")
+        keys.save_key_document(rolled_back)
+        earlier = keys.load_key_document(True)
+        sm.update_secret_version_stage(
+            SecretId=secret_id,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=second.version,
+            RemoveFromVersionId=earlier.version,
+        )
+        again = keys.load_key_document(True)
+        assert again.version == second.version
+        keys.rotate(again.document, "pan")
+        keys.save_key_document(again)
+        assert _stages(moto_endpoint, secret_id)[again.version] == ["AWSCURRENT"]
 
 
 def test_bad_input_gets_one_line_naming_the_secret(
