@@ -12,6 +12,7 @@ import typer
 from cardlake.cli.output import step
 from cardlake.cli.params import clock_time, positive_int
 from etl.deploy.glue import WORKER_TYPES, GlueSpec
+from etl.errors import CardlakeError
 
 glue_app = typer.Typer(help="Package the extract job for AWS Glue.")
 DEFAULT = GlueSpec()
@@ -129,7 +130,13 @@ def glue_package(  # noqa: PLR0913 - a Typer command's options are its parameter
         bq_credential_config=bq_credential_config,
     )
     bundle = out or state_dir() / "glue-bundle"
-    for path in write_bundle(spec, bundle):
+    try:
+        written = write_bundle(spec, bundle)
+    except OSError as exc:
+        raise CardlakeError(
+            f"cannot write the bundle to {bundle}: {exc.strerror or exc}; choose another --out"
+        ) from None
+    for path in written:
         step(f"wrote {path}")
     print(f"bundle in {bundle}: deploy with the commands in {bundle / 'README.txt'}")
     if bq_credential_config is None:

@@ -264,14 +264,29 @@ class Store:
                         out.write(chunk)
 
     def delete(self, key: str) -> None:
+        if self.scheme == "s3":
+            self._delete_s3_objects([key])
+            return
         with contextlib.suppress(FileNotFoundError), self._explained("delete", key):
             self.filesystem.delete_file(self.path(key))
 
     def delete_tree(self, key: str) -> None:
+        if self.scheme == "s3":
+            self._delete_s3_objects(self.files(key))
+            return
         if not self.exists(key):
             return
         with self._explained("delete", key):
             self.filesystem.delete_dir(self.path(key))
+
+    def _delete_s3_objects(self, keys: list[str]) -> None:
+        """Delete objects with boto3: pyarrow's deletes put an empty "directory" object in
+        place of the last one under a prefix, which would then list as a run."""
+        bucket, _ = self._bucket_key("")
+        with self._explained("delete", keys[0] if keys else ""):
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 at a time
+                batch = [{"Key": self._bucket_key(k)[1]} for k in keys[start : start + 1000]]
+                _s3().delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
     def remove_empty_dirs(self, key: str) -> None:
         """Remove empty directories below and at key (object stores have none)."""

@@ -67,13 +67,12 @@ def read_federation_config(path: Path) -> dict[str, Any]:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise CardlakeError(
-            f"CARDLAKE_BQ_CREDENTIALS {path}: not a readable credential configuration "
-            f"({type(exc).__name__})"
+            f"credential configuration {path}: not readable as JSON ({type(exc).__name__})"
         ) from None
     kind = config.get("type") if isinstance(config, dict) else None
     if kind != "external_account":
         raise CardlakeError(
-            f"CARDLAKE_BQ_CREDENTIALS {path} is of type {kind!r}: cardlake takes a Workload "
+            f"credential configuration {path} is of type {kind!r}: cardlake takes a Workload "
             "Identity Federation configuration (type external_account, made with `gcloud iam "
             "workload-identity-pools create-cred-config ... --aws`), which holds no secret; "
             "a service-account key is a secret and is refused"
@@ -92,7 +91,7 @@ def federated_credentials(config: dict[str, Any]) -> Any:
     try:
         return kind.from_info(config, scopes=[BIGQUERY_SCOPE])
     except (ValueError, exceptions.GoogleAuthError) as exc:
-        raise CardlakeError(f"CARDLAKE_BQ_CREDENTIALS: {exc}") from None
+        raise CardlakeError(f"credential configuration: {exc}") from None
 
 
 def endpoint_answers(base_url: str) -> bool:

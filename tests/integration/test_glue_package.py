@@ -255,6 +255,7 @@ GLUE_TRUST = json.dumps(
         (["--role-arn", "etl-role"], "is not an IAM role ARN"),
         (["--script-bucket", "issuer-etl/cardlake"], "is not an S3 URI"),
         (["--reader-endpoint", "reader.example"], "is not HOST:PORT"),
+        (["--out", "/dev/null/bundle"], "cannot write the bundle to /dev/null/bundle"),
     ],
 )
 def test_bad_input_is_one_error_line(tmp_path: Path, args: list[str], says: str) -> None:

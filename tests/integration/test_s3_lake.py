@@ -214,6 +214,8 @@ def test_kill_9_between_write_and_publish_keeps_the_pointer_on_s3(
     assert after.snapshot.run_id != killed_run
     left = _objects(s3, f"{runs}/{killed_run}")
     assert not [k for k in left if k.endswith(".parquet")], "the next run swept its files"
+    lake = Store(where["lake"])
+    assert killed_run not in lake.children(f"{TABLE}/runs"), "no empty marker left behind"
     _warehouse_matches_source()
 
 

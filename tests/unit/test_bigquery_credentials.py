@@ -40,8 +40,8 @@ def test_a_federation_configuration_gives_the_client_aws_sourced_credentials(
     ("content", "says"),
     [
         (json.dumps({"type": "service_account", "client_email": "x@y"}), "'service_account'"),
-        ("{not json", "not a readable credential configuration"),
-        (json.dumps({**federation_config(), "credential_source": {}}), "CARDLAKE_BQ_CREDENTIALS"),
+        ("{not json", "not readable as JSON"),
+        (json.dumps({**federation_config(), "credential_source": {}}), "credential configuration"),
     ],
 )
 def test_keys_and_broken_configurations_are_refused_in_one_line(
