@@ -175,13 +175,18 @@ def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) 
         for name in tokens:
             lengths = pc.binary_length(batch.column(name))
             wrong[name] += int(pc.sum(pc.not_equal(lengths, TOKEN_BYTES)).as_py() or 0)
-        columns = {name: as_integers(batch.column(name)) for name in keys if name in present}
+        # Keys as read: one batch may fit int64 where another needs uint64 (cast below).
+        columns = {name: batch.column(name) for name in keys if name in present}
         columns |= {name: _as_numbers(batch.column(name)) for name in numbers if name in present}
         columns |= {name: _validity(batch.column(name)) for name in nulls_only if name in present}
         parts.append(pa.table(columns))
     if not parts:
         rows = dataset.count_rows()
     table = pa.concat_tables(parts) if parts else pa.table({})
+    for name in keys:
+        if name in table.column_names:
+            index = table.column_names.index(name)
+            table = table.set_column(index, name, as_integers(table.column(name)))
     frame = table.to_pandas(types_mapper=NULLABLE_INTEGERS.get)
     return GateFrame(frame, rows, wrong)
 
