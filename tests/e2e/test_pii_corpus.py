@@ -5,8 +5,6 @@ of the Parquet snapshot or of the warehouse table, by an independent detector.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +17,9 @@ from etl.load import warehouse
 from etl.settings import warehouse_settings
 from masking.keys import DocumentKeyProvider
 from tests.support import pii_corpus
+from tests.support.cli import run_cardlake
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
-CARDLAKE = str(Path(sys.executable).parent / "cardlake")
 
 
 @pytest.fixture()
@@ -80,16 +78,8 @@ def test_no_corpus_pan_email_or_phone_reaches_parquet_or_the_warehouse(
         "CARDLAKE_KEY_PROVIDER": "env",
         "CARDLAKE_KEYS": test_keys.as_env_value(),
     }
-    run = subprocess.run(
-        [CARDLAKE, "run", "--table", "transactions", "--full-refresh"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    scan = subprocess.run([CARDLAKE, "scan"], env=env, capture_output=True, text=True, timeout=300)
-    assert scan.returncode == 0 and "no Luhn-valid PAN" in scan.stdout, scan.stdout + scan.stderr
+    run_cardlake("run", "--table", "transactions", "--full-refresh", env=env)
+    assert "no Luhn-valid PAN" in run_cardlake("scan", env=env).stdout
 
     parquet = ds.dataset(str(tmp_path / "lake" / "transactions" / "runs"), format="parquet")
     settings = warehouse_settings().with_dataset_prefix("corpus_")

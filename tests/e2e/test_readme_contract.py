@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,11 +22,12 @@ import pytest
 
 from devstack import stack
 from devstack.localproc import free_port
+from etl.errors import EXIT_ERROR
+from tests.support.cli import CARDLAKE, error_line, run_cardlake
 from tests.support.session import REPO
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
 README = (REPO / "README.md").read_text()
-CARDLAKE = Path(sys.executable).parent / "cardlake"
 # Shell blocks the contract leaves out: the suite itself and the benchmarks.
 LEFT_OUT = {"make test", "make bench"}
 
@@ -91,21 +91,9 @@ class Cli:
         self.ran: set[str] = set()
 
     def __call__(self, *args: str, code: int = 0, **env: str) -> str:
-        proc = subprocess.run(
-            [str(CARDLAKE), *args],
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            cwd=REPO,
-        )
-        assert proc.returncode == code, f"{args}: {proc.stdout[-1500:]}{proc.stderr[-1500:]}"
-        if code == 2:
-            # The JVM's own start-up lines may precede it (a known defect, see the README).
-            errors = [e for e in proc.stderr.splitlines() if e.startswith("cardlake: error: ")]
-            assert len(errors) == 1, proc.stderr
-            assert "Traceback" not in proc.stderr
-            return errors[0]
+        proc = run_cardlake(*args, env={**self.env, **env}, code=code, timeout=900, cwd=REPO)
+        if code == EXIT_ERROR:
+            return error_line(proc)
         leading = []
         for arg in args:
             if not re.fullmatch(r"[a-z][a-z-]*", arg):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,14 +12,15 @@ from pyspark.sql import SparkSession
 from cardlake.cli import main
 from devstack.source_schema import TABLE_ORDER
 from etl.contracts.manifest import manifest_for
+from etl.errors import EXIT_ERROR
 from etl.key_usage import snapshot_holders, warehouse_holders
 from etl.load import warehouse
 from etl.settings import PROJECT_ROOT, warehouse_settings
 from masking.policy import key_version_column
+from tests.support.cli import error_line, run_cardlake
 from tests.support.cli_state import isolate_cli_state
 
 pytestmark = [pytest.mark.stack, pytest.mark.spark, pytest.mark.warehouse]
-CARDLAKE = Path(sys.executable).parent / "cardlake"
 
 
 @pytest.fixture()
@@ -34,14 +33,6 @@ def cli_env(
 ) -> Path:
     """The CLI's own lake, bookmarks, warehouse datasets and generated dev key file."""
     return isolate_cli_state(monkeypatch, tmp_path, "rotation_")
-
-
-def _installed_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The installed entry point, running this checkout's code."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run(
-        [str(CARDLAKE), *args], env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 def _versions_per_token_column() -> dict[str, set[int]]:
@@ -82,16 +73,17 @@ def test_rotate_then_run_all_leaves_one_version_and_retire_waits_for_it(
         "members.phone_token_key_version": {1},
     }
 
-    rotated = _installed_cli("keys", "rotate", "--name", "pan")
-    assert rotated.returncode == 0, rotated.stderr
+    # The installed entry point, running this checkout's code.
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    run_cardlake("keys", "rotate", "--name", "pan", env=env)
     assert json.loads(key_file.read_text())["keys"]["pan"]["current"] == 2
 
     # v1 is what the cards snapshot recorded and what raw.cards holds: refused.
-    refused = _installed_cli("keys", "retire", "--name", "pan", "--version", "1")
-    err = refused.stderr.strip().splitlines()
-    assert refused.returncode == 2 and len(err) == 1, refused.stderr
-    assert err[0].startswith("cardlake: error: pan v1 is still in use by ")
-    assert "published snapshot of cards" in err[0] and "raw.cards.pan_token_key_version" in err[0]
+    retire = ("keys", "retire", "--name", "pan", "--version", "1")
+    refused = run_cardlake(*retire, env=env, code=EXIT_ERROR)
+    assert refused.stderr.strip() == (line := error_line(refused))
+    assert line.startswith("cardlake: error: pan v1 is still in use by ")
+    assert "published snapshot of cards" in line and "raw.cards.pan_token_key_version" in line
     assert "1" in json.loads(key_file.read_text())["keys"]["pan"]["versions"]
     # The warehouse is checked on its own: a raw table alone holding v1 is enough.
     assert snapshot_holders("pan", 1, key_file.parent / "empty-lake") == []

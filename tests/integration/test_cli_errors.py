@@ -10,9 +10,10 @@ import pytest
 from cardlake.cli import main
 from devstack import stack
 from devstack.stack import Endpoint
-from etl.errors import CardlakeError
+from etl.errors import EXIT_ERROR, CardlakeError
 from etl.extract.source import guard_replica
 from etl.settings import SOURCE_DATABASE
+from tests.support.cli import error_line, run_cardlake
 
 
 def _one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -80,8 +81,6 @@ def test_a_missing_or_unreadable_masking_jar_stops_the_job_with_one_line(
     tmp_path: Path, jar: str
 ) -> None:
     import os
-    import subprocess
-    import sys
 
     (tmp_path / "broken.jar").write_text("not a jar")
     env = {
@@ -89,17 +88,8 @@ def test_a_missing_or_unreadable_masking_jar_stops_the_job_with_one_line(
         "CARDLAKE_HOME": str(tmp_path),
         "CARDLAKE_MASKING_JAR": str(tmp_path / jar),
     }
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "cardlake"), "run", "--table", "cards"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("cardlake: error:")]
-    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-2000:]
-    assert "make jar" in errors[0] or "--jars" in errors[0]
-    assert "Traceback" not in proc.stderr
+    line = error_line(run_cardlake("run", "--table", "cards", env=env, code=EXIT_ERROR))
+    assert "make jar" in line or "--jars" in line
     assert not (tmp_path / "lake").exists()
 
 

@@ -21,10 +21,9 @@ from typing import Any
 import pytest
 
 from tests.support.aws import REGION, client, federation_config, moto_server
+from tests.support.cli import run_cardlake
 from tests.support.session import REPO
 
-BIN = Path(sys.executable).parent
-CARDLAKE = BIN / "cardlake"
 README = (REPO / "README.md").read_text()
 
 
@@ -37,16 +36,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def package(tmp_path: Path, *args: str, code: int = 0, **env: str) -> subprocess.CompletedProcess:
     child = {k: v for k, v in os.environ.items() if not k.startswith("CARDLAKE_")}
     child.update(CARDLAKE_HOME=str(tmp_path / "home"), **env)
-    proc = subprocess.run(
-        [str(CARDLAKE), "glue", "package", *args],
-        env=child,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == code, proc.stdout + proc.stderr
-    return proc
+    return run_cardlake("glue", "package", *args, env=child, code=code, timeout=300, cwd=tmp_path)
 
 
 def bundle_json(bundle: Path, name: str) -> dict[str, Any]:

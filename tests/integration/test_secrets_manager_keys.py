@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ from typing import Any
 import pytest
 
 from devstack.localproc import free_port
-from etl.errors import CardlakeError
+from etl.errors import EXIT_ERROR, CardlakeError
 from masking import keys, reference
 from tests.support.aws import aws_env, client, moto_server
+from tests.support.cli import error_line, run_cardlake
 
-CARDLAKE = Path(sys.executable).parent / "cardlake"
 PAN = "4111 1111 1111 1111"
 
 
@@ -79,25 +78,16 @@ class Cli:
         child = _env(self.home, self.endpoint, self.secret_id, **env)
         for name in unset:
             del child[name]
-        proc = subprocess.run(
-            [str(CARDLAKE), "keys", *args],
-            env=child,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=self.home,
-        )
+        proc = run_cardlake("keys", *args, env=child, code=code, timeout=120, cwd=self.home)
         self.seen.append(proc.stdout + proc.stderr)
-        assert proc.returncode == code, proc.stdout + proc.stderr
         return proc
 
     def error_line(self, *args: str, unset: tuple[str, ...] = (), **env: str) -> str:
         """The one `cardlake: error:` line (exit 2) of a refused command."""
-        proc = self(*args, code=2, unset=unset, **env)
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("cardlake: error: "), proc.stderr
-        assert "Traceback" not in proc.stderr and not proc.stdout.strip()
-        return lines[0]
+        proc = self(*args, code=EXIT_ERROR, unset=unset, **env)
+        line = error_line(proc)
+        assert proc.stderr.strip() == line and not proc.stdout.strip()
+        return line
 
     def assert_no_material(self, *documents: dict[str, Any]) -> None:
         output = "\n".join(self.seen)
