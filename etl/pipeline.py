@@ -374,12 +374,10 @@ def run_tables(
     target = context.warehouse
     warehouse.ensure_datasets(target.client, target.settings)
     opstables.ensure_ops_tables(target.client, target.settings)
-    results: list[TableRun] = []
     try:
-        _run_each(context, tables, options, on_table_done, results)
+        return _run_each(context, target, tables, options, on_table_done)
     finally:
         _build_data_docs(context)
-    return results
 
 
 def _build_data_docs(context: RunContext) -> None:
@@ -396,13 +394,12 @@ def _build_data_docs(context: RunContext) -> None:
 
 def _run_each(
     context: RunContext,
+    target: Warehouse,
     tables: list[str],
     options: RunOptions,
     on_table_done: Callable[[TableRun], None] | None,
-    results: list[TableRun],
-) -> None:
-    assert context.warehouse is not None
-    target = context.warehouse
+) -> list[TableRun]:
+    results = []
     user, host = runrecord.who()
     key_versions = ", ".join(f"{n}/v{context.keys.current(n).version}" for n in KEY_NAMES)
     for table in tables:
@@ -447,3 +444,4 @@ def _run_each(
         results.append(result)
         if on_table_done is not None:
             on_table_done(result)
+    return results
