@@ -56,10 +56,27 @@ def project_root(lake: Store) -> Path:
     return Path(lake.path(GX_KEY)) if lake.is_local else _staging(lake.uri)
 
 
+@functools.cache
+def _synced(uri: str) -> dict[Path, tuple[int, int]]:
+    """The staged files a process has copied to a remote lake, with their mtime and size."""
+    return {}
+
+
 def sync(lake: Store) -> None:
-    """Copy a remote lake's staged GX files under <lake>/_gx/ (no-op for a local lake)."""
-    if not lake.is_local:
-        lake.upload_tree(project_root(lake), GX_KEY)
+    """Copy a remote lake's staged GX files that are new or changed since the last copy
+    under <lake>/_gx/ (no-op for a local lake): each table's run adds a few files, and
+    copying the whole staging directory every time would grow with every table."""
+    if lake.is_local:
+        return
+    synced = _synced(lake.uri)
+    stamps = {}
+    for path in project_root(lake).rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            stamps[path] = (stat.st_mtime_ns, stat.st_size)
+    changed = {path for path, stamp in stamps.items() if synced.get(path) != stamp}
+    lake.upload_tree(project_root(lake), GX_KEY, only=changed)
+    synced.update({path: stamps[path] for path in changed})
 
 
 def _backend(root: Path, name: str) -> dict[str, Any]:

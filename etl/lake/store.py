@@ -8,8 +8,10 @@ same locations (etl.lake.snapshot). Keys are relative to the store's root, '/'-s
 Object stores have no rename, so the two writes that must not race are conditional:
 `create` writes only where nothing is (S3 If-None-Match, GCS generation 0), and
 `replace_if` only over the version read before (S3 If-Match on the ETag, GCS
-if_generation_match); pyarrow.fs cannot express either, so those two calls use boto3 or
-google-cloud-storage. Locally the same promises come from O_EXCL and a lock file.
+if_generation_match); pyarrow.fs cannot express either, so those two calls, and the reads
+that return an object's version, use boto3 or google-cloud-storage (as do S3 deletes:
+pyarrow's leave empty "directory" objects). Locally the same promises come from O_EXCL and
+a lock file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,11 +251,14 @@ class Store:
                 raise
         return True
 
-    def upload_tree(self, local: Path, key: str) -> None:
-        """Copy a local directory's files under key (checksum files excluded)."""
+    def upload_tree(self, local: Path, key: str, only: Collection[Path] | None = None) -> None:
+        """Copy a local directory's files under key (checksum files excluded), or only the
+        files named in `only`."""
         with self._explained("write", key):
             for source in sorted(p for p in local.rglob("*") if p.is_file()):
                 if source.name.startswith(".") and source.name.endswith(".crc"):
+                    continue
+                if only is not None and source not in only:
                     continue
                 target = f"{key}/{source.relative_to(local).as_posix()}"
                 with (
