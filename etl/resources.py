@@ -26,7 +26,8 @@ def configured_warehouse() -> warehouse.Warehouse:
 
 
 def configured_lake(location: str | None = None) -> Store:
-    """The lake at `location` (default: settings), checked reachable before any work."""
+    """The lake at `location` (default: settings); it and the configured bookmark store
+    are checked reachable before any work, so a missing bucket is one line up front."""
     lake = Store(location or lake_location())
     lake.check_reachable()
     BookmarkStore().store.check_reachable()

@@ -12,6 +12,7 @@ counts reports; what killed runs leave behind is deleted by the next run of the 
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
@@ -57,9 +58,9 @@ class Snapshot:
     tokenization: dict[str, int] = field(default_factory=dict)
     key_ids: dict[str, str] = field(default_factory=dict)  # masking.policy.token_key_ids
 
-    @property
+    @functools.cached_property
     def files(self) -> Store:
-        """The run's files."""
+        """The run's files (one Store, so one filesystem client, per snapshot)."""
         return Store(self.path)
 
     def dataset(self) -> ds.Dataset:
