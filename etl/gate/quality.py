@@ -9,7 +9,7 @@ The rules, and where each is checked:
   declared ranges. It validates an in-process pandas frame of only the columns those rules
   read, built in one streamed pyarrow pass over the written Parquet files: keys as 64-bit
   integers, range columns as floats, and for a column checked only for nulls, its
-  validity alone (an int8 column null exactly where it is), so the frame stays a few bytes
+  validity alone (a one-byte categorical column null exactly where it is), so the frame stays a few bytes
   per row whatever the column holds.
 - Tokens are 32 bytes: counted in the same pyarrow pass. GX's pandas engine measures a
   value's length as the length of `str(value)`, which for bytes is their repr, so
@@ -111,16 +111,6 @@ def _class_name(expectation_type: str) -> str:
     return "".join(part.capitalize() for part in expectation_type.split("_"))
 
 
-NULLABLE_INTEGERS = {
-    pa.int8(): pd.Int8Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.uint64(): pd.UInt64Dtype(),
-}
-PRESENT = pa.scalar(1, pa.int8())
-ABSENT = pa.scalar(None, pa.int8())
-
-
 def as_integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """An integral decimal (BIGINT UNSIGNED reads as DECIMAL(20,0)) as a 64-bit integer."""
     if pa.types.is_decimal(column.type) and column.type.scale == 0:
@@ -140,8 +130,30 @@ def _as_numbers(column: pa.Array) -> pa.Array:
 
 
 def _validity(column: pa.Array) -> pa.Array:
-    """Only where a column is null: 1 where it holds a value, null where it does not."""
-    return pc.if_else(pc.is_valid(column), PRESENT, ABSENT)
+    """Only where a column is null: a one-category dictionary column (one byte per row),
+    null exactly where the column is."""
+    indices = pc.if_else(pc.is_valid(column), PRESENT, ABSENT)
+    return pa.DictionaryArray.from_arrays(indices, PRESENT_VALUES)
+
+
+PRESENT = pa.scalar(0, pa.int8())
+ABSENT = pa.scalar(None, pa.int8())
+PRESENT_VALUES = pa.array(["present"])
+NULLABLE_INTEGERS = {pa.int64(): pd.Int64Dtype(), pa.uint64(): pd.UInt64Dtype()}
+
+
+def _series(chunks: list[pa.Array], name: str, key: bool) -> pd.Series:
+    """One column of the frame GX validates, from the batches' pieces of it.
+
+    Integers without NULLs become plain numpy columns (a nullable one carries a mask and
+    hashes slower in GX's uniqueness check); validity columns stay categorical.
+    """
+    column = pa.chunked_array(chunks)
+    if key:
+        column = as_integers(column)
+    if column.null_count == 0 and not pa.types.is_dictionary(column.type):
+        return pd.Series(column.to_numpy(), name=name)
+    return column.to_pandas(types_mapper=NULLABLE_INTEGERS.get).rename(name)
 
 
 @dataclass(frozen=True)
@@ -155,17 +167,20 @@ class GateFrame:
 
 def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) -> GateFrame:
     """One streamed pass over the written files: the columns the suite reads, reduced to
-    what its rules need, and the token columns' wrong-sized values counted."""
+    what its rules need, and the token columns' wrong-sized values counted. The frame is
+    assembled column by column, so no second copy of the whole of it is ever held."""
     from etl.gate.suites import not_null_columns, ranges
 
-    keys = list(manifest.primary_key)
-    numbers = [c for c in ranges(manifest) if c not in keys]
     present = set(dataset.schema.names)
-    nulls_only = [c for c in not_null_columns(manifest) if c not in keys and c not in numbers]
+    keys = [c for c in manifest.primary_key if c in present]
+    numbers = [c for c in ranges(manifest) if c not in keys and c in present]
+    nulls_only = [
+        c for c in not_null_columns(manifest) if c not in keys and c not in numbers and c in present
+    ]
     tokens = [c for c in checks.token_columns if c in present]
-    read = [c for c in dict.fromkeys([*keys, *numbers, *nulls_only, *tokens]) if c in present]
+    read = list(dict.fromkeys([*keys, *numbers, *nulls_only, *tokens]))
     wrong = dict.fromkeys(tokens, 0)
-    parts: list[pa.Table] = []
+    pieces: dict[str, list[pa.Array]] = {c: [] for c in [*keys, *numbers, *nulls_only]}
     rows = 0
     batches = dataset.to_batches(
         columns=read, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1
@@ -175,28 +190,29 @@ def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) 
         for name in tokens:
             lengths = pc.binary_length(batch.column(name))
             wrong[name] += int(pc.sum(pc.not_equal(lengths, TOKEN_BYTES)).as_py() or 0)
-        # Keys as read: one batch may fit int64 where another needs uint64 (cast below).
-        columns = {name: batch.column(name) for name in keys if name in present}
-        columns |= {name: _as_numbers(batch.column(name)) for name in numbers if name in present}
-        columns |= {name: _validity(batch.column(name)) for name in nulls_only if name in present}
-        parts.append(pa.table(columns))
-    if not parts:
-        rows = dataset.count_rows()
-    table = pa.concat_tables(parts) if parts else pa.table({})
-    for name in keys:
-        if name in table.column_names:
-            index = table.column_names.index(name)
-            table = table.set_column(index, name, as_integers(table.column(name)))
-    frame = table.to_pandas(types_mapper=NULLABLE_INTEGERS.get)
-    return GateFrame(frame, rows, wrong)
+        # Keys as read: one batch may fit int64 where another needs uint64 (cast per column).
+        for name in keys:
+            pieces[name].append(batch.column(name))
+        for name in numbers:
+            pieces[name].append(_as_numbers(batch.column(name)))
+        for name in nulls_only:
+            pieces[name].append(_validity(batch.column(name)))
+    columns = {}
+    for name in list(pieces):
+        chunks = pieces.pop(name)
+        if chunks:
+            columns[name] = _series(chunks, name, key=name in keys)
+    return GateFrame(pd.DataFrame(columns, copy=False), rows, wrong)
 
 
 def preload_great_expectations() -> None:
-    """Import GX on a background thread while Spark writes the snapshot.
+    """Import GX on a background thread, so that the gate finds it imported.
 
-    The import is ~4 s of Python on a cold process and the driver thread only waits for the
-    JVM during the write; `validate`'s own import then finds it done (or waits for it).
-    Call it once the job's own imports are done, so the two threads import nothing in turn.
+    The import is ~4 s of Python on a cold process. The entry points start it before the
+    JVM, whose start-up the driver thread only waits for; the pipeline starts it (if
+    nobody did) before its first write, where it competes with Spark for the cores.
+    `validate`'s own import then finds it done (or waits for it). Call it once the
+    caller's own imports are done, so the two threads import nothing in turn.
     """
     if "great_expectations" not in sys.modules:
         threading.Thread(target=_preload, daemon=True).start()
