@@ -17,6 +17,7 @@ import sys
 
 from etl.contracts.manifest import table_names
 from etl.errors import CardlakeError, run_reporting_errors
+from etl.gate.quality import preload_great_expectations
 from etl.glue import (
     connection_source,
     glue_session,
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     options = run_options(args)
     tables = job_tables(args)
     lake = configured_lake(args["lake"] or None)
+    preload_great_expectations()  # while the JVM starts, not while the first table writes
     glue_session()
     spark = build_session(args["JOB_NAME"])
     job = init_job(args["JOB_NAME"], spark, args)
