@@ -158,14 +158,7 @@ def run_variant(name: str, out: Path) -> dict[str, Any]:
         return _cli_variant(name, out)
     spark = duckdb = None
     if name in SPARK_VARIANTS:
-        from etl.spark import build_session
-
-        if name == "cardlake job":  # as `cardlake run` and the Glue job start it
-            from etl.gate.quality import preload_great_expectations
-
-            preload_great_expectations()
-        spark = build_session(f"bench-{name}", master=f"local[{SPARK_CORES}]")
-        spark.range(1).count()  # JVM start is not part of any variant's time
+        spark = _started_spark(name)
     elif name == "DuckDB + SQL HMAC":
         duckdb = _duckdb_with_mysql_extension(out / "_duckdb_extensions")
 
@@ -199,6 +192,19 @@ def run_variant(name: str, out: Path) -> dict[str, Any]:
         "cores": cores,
         "phases": phases,
     }
+
+
+def _started_spark(name: str) -> Any:
+    """A local session whose JVM has run one job: JVM start is not part of any variant's time."""
+    from etl.spark import build_session
+
+    if name == "cardlake job":  # as `cardlake run` and the Glue job start it
+        from etl.gate.quality import preload_great_expectations
+
+        preload_great_expectations()
+    spark = build_session(f"bench-{name}", master=f"local[{SPARK_CORES}]")
+    spark.range(1).count()
+    return spark
 
 
 def _process_age() -> float:
