@@ -136,7 +136,7 @@ def _os_user() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
-def _start(paths: ServerPaths, port: int, server_id: int) -> None:
+def _start(paths: ServerPaths, port: int, server_id: int, buffer_pool_mb: int) -> None:
     args = [
         _binary("mariadbd"),
         "--no-defaults",  # must be first, or /etc/mysql settings (port 3306) apply
@@ -150,7 +150,7 @@ def _start(paths: ServerPaths, port: int, server_id: int) -> None:
         "--skip-name-resolve",
         f"--server-id={server_id}",
         f"--log-error={paths.log}",
-        "--innodb-buffer-pool-size=256M",
+        f"--innodb-buffer-pool-size={buffer_pool_mb}M",
         "--innodb-log-file-size=48M",
         "--default-time-zone=+00:00",
         "--character-set-server=utf8mb4",
@@ -190,8 +190,13 @@ def up(
     base: Path | None = None,
     primary_port: int = DEFAULT_PRIMARY_PORT,
     replica_port: int = DEFAULT_REPLICA_PORT,
+    buffer_pool_mb: int = 256,
 ) -> dict[str, Any]:
-    """Start primary and replica, create logins and start GTID replication."""
+    """Start primary and replica, create logins and start GTID replication.
+
+    buffer_pool_mb: InnoDB's buffer pool of each server; a benchmark whose table should be
+    served from memory, as a production reader's is, passes one that holds it.
+    """
     base = base or stack_dir()
     if (base / "stack.json").exists() and any(_alive(ServerPaths(r, base)) for r in ROLES):
         raise CardlakeError(
@@ -213,8 +218,8 @@ def up(
         _, err = proc.communicate(timeout=180)
         if proc.returncode != 0:
             raise CardlakeError(f"mariadb-install-db failed: {err.decode(errors='replace')[-300:]}")
-    _start(primary, primary_port, 1)
-    _start(replica, replica_port, 2)
+    _start(primary, primary_port, 1, buffer_pool_mb)
+    _start(replica, replica_port, 2, buffer_pool_mb)
 
     creds = {name: secrets.token_urlsafe(18) for name in ("app", "etl", "repl")}
     admin_sql(
