@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +54,23 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def revision() -> str:
+    """The commit measured, marked when the work tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git work tree)"
+    return f"{head} with uncommitted changes" if changed else head
+
+
 def write_results(
     name: str,
     headers: list[str],
@@ -70,13 +88,20 @@ def write_results(
         print(f"{key}: {value}")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     (directory / f"{name}.md").write_text(
-        f"# {name} ({stamp}, {machine()})\n\n{table}\n\n"
+        f"# {name} ({stamp}, {machine()}, commit {revision()})\n\n{table}\n\n"
         + "\n".join(f"- {k}: {v}" for k, v in notes.items())
         + "\n"
     )
     (directory / f"{name}.json").write_text(
         json.dumps(
-            {"when": stamp, "machine": machine(), "headers": headers, "rows": rows, "notes": notes},
+            {
+                "when": stamp,
+                "machine": machine(),
+                "commit": revision(),
+                "headers": headers,
+                "rows": rows,
+                "notes": notes,
+            },
             indent=2,
         )
     )

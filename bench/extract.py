@@ -33,22 +33,27 @@ from masking.keys import DocumentKeyProvider, new_key_document
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--members", type=int, default=75_000, help="~13 transactions each")
     parser.add_argument("--rows", type=int, help="transactions in bench.run's source instead")
     parser.add_argument("--keep", action="store_true", help="with --rows: leave it running")
     args = parser.parse_args()
+    if args.keep and args.rows is None:
+        parser.error("--keep applies to bench.run's source: pass --rows N with it")
     manifests = tempfile.TemporaryDirectory()
     if args.rows is not None:
         from bench.run import _bench_manifests
 
         # bench.run's manifest (card_id and member_id tokens), set before any setting is read
         os.environ["CARDLAKE_MANIFEST_DIR"] = str(_bench_manifests(Path(manifests.name) / "m"))
-    spark = build_session("cardlake-bench-extract")
-    cores = spark.sparkContext.defaultParallelism
     keys = DocumentKeyProvider(new_key_document(dev_only=True), "bench")
     source = seeded_stack(args.members) if args.rows is None else _bench_source(args)
     with source as counts, tempfile.TemporaryDirectory() as tmp:
+        # Started once the source's CARDLAKE_HOME is set, so it reads that home's settings.
+        spark = build_session("cardlake-bench-extract")
+        cores = spark.sparkContext.defaultParallelism
         lake, store = Store(Path(tmp) / "lake"), BookmarkStore(str(Path(tmp) / "bookmarks"))
         rows = counts["transactions"]
 
@@ -109,9 +114,8 @@ def main() -> None:
 def _bench_source(args: argparse.Namespace) -> Iterator[dict[str, int]]:
     from bench.run import _prepare_source
 
-    rows = _prepare_source(args.rows, Path(".cardlake/bench").resolve())
     try:
-        yield {"transactions": rows}
+        yield {"transactions": _prepare_source(args.rows, Path(".cardlake/bench").resolve())}
     finally:
         if not args.keep:
             stack.down()

@@ -198,10 +198,6 @@ def _started_spark(name: str) -> Any:
     """A local session whose JVM has run one job: JVM start is not part of any variant's time."""
     from etl.spark import build_session
 
-    if name == "cardlake job":  # as `cardlake run` and the Glue job start it
-        from etl.gate.quality import preload_great_expectations
-
-        preload_great_expectations()
     spark = build_session(f"bench-{name}", master=f"local[{SPARK_CORES}]")
     spark.range(1).count()
     return spark
@@ -730,10 +726,11 @@ def main() -> None:
     rows = _prepare_source(args.rows, home)
     from devstack import stack
 
-    ((source_mib,),) = stack.execute(
+    ((source_mib, pool_mib),) = stack.execute(
         "replica",
         "etl",
-        "SELECT (data_length + index_length) / 1048576 FROM information_schema.tables "
+        "SELECT (data_length + index_length) / 1048576, @@innodb_buffer_pool_size / 1048576 "
+        "FROM information_schema.tables "
         "WHERE table_schema = DATABASE() AND table_name = 'transactions'",
     )
     results: dict[str, dict[str, Any]] = {}
@@ -776,7 +773,7 @@ def main() -> None:
             f"{name}: tokens differ from Python hmac"
         )
         results[name]["tokens_checked"] = len(sample)
-    _report(rows, results, float(source_mib), args.repeat, args.results)
+    _report(rows, results, (float(source_mib), float(pool_mib)), args.repeat, args.results)
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -811,7 +808,7 @@ def _masking_cpu_ratio(
 def _report(
     rows: int,
     results: dict[str, dict[str, Any]],
-    source_mib: float,
+    source_mib: tuple[float, float],
     repeat: int,
     directory: Path,
 ) -> None:
@@ -916,7 +913,8 @@ def _report(
             "process (not MariaDB's share)"
         ),
         "tokens checked": "sampled rows whose two tokens equal Python hmac over the replica's values",
-        "source table on the replica (InnoDB data + indexes)": f"{source_mib:,.0f} MiB",
+        "source table on the replica (InnoDB data + indexes)": f"{source_mib[0]:,.0f} MiB",
+        "replica's InnoDB buffer pool": f"{source_mib[1]:,.0f} MiB",
         "Spark driver heap": "1g (Spark's default; cardlake sets none), local[2]",
         "OpenSSL HMAC-SHA256, 16-byte messages, one core": f"{openssl:,.0f} ops/s",
     }
