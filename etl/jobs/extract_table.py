@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     options = run_options(args)
     tables = job_tables(args)
     lake = configured_lake(args["lake"] or None)
-    preload_great_expectations()  # while the JVM starts, not while the first table writes
     glue_session()
+    # Under spark-submit and on Glue the JVM already runs, so only the session, job and
+    # window set-up overlap the import here (in `cardlake run` the JVM's start does).
+    preload_great_expectations()
     spark = build_session(args["JOB_NAME"])
     job = init_job(args["JOB_NAME"], spark, args)
     if args["connection_name"]:
