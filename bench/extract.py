@@ -81,6 +81,9 @@ def main() -> None:
         time.sleep(SAFETY_LAG.total_seconds() + 0.5)
         inc_s, inc = job("incremental")
         assert inc.snapshot.kind == "incremental"
+        ((pool_mib,),) = stack.execute(
+            "replica", "etl", "SELECT @@innodb_buffer_pool_size / 1048576"
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     write_results(
         "extract" if args.rows is None else f"extract-{args.rows}",
@@ -105,6 +108,7 @@ def main() -> None:
             "incremental / full time": f"{inc_s / full_s:.2f}",
             "driver peak RSS (MB, Python side; the JVM is a child process)": f"{peak_mb:,.0f}",
             "cores": cores,
+            "replica's InnoDB buffer pool": f"{float(pool_mib):,.0f} MiB",
             "goals": "full >= 150,000 rows/s per core; incremental < 10% of full",
         },
     )
