@@ -641,16 +641,22 @@ def _prepare_source(rows: int, home: Path) -> int:
     from devstack.localproc import free_port
 
     os.environ["CARDLAKE_HOME"] = str(home)
-    if stack.is_up():
-        ((count,),) = stack.execute("replica", "etl", "SELECT COUNT(*) FROM transactions")
-        if int(count) == rows:
-            print(f"reusing the bench source in {home} ({rows:,} transactions)", flush=True)
-            return rows
-        stack.down()
     # A pool that holds the table, as a production reader's memory does (Aurora gives the
     # buffer pool 3/4 of the instance's): with the dev stack's 256 MB and a 1.5 GB table,
     # 1% of changed rows spread over the table cost an incremental run ~16 s of random reads.
-    pool_mb = max(256, rows * 200 // 2**20)
+    # Capped at a quarter of the memory available now, for each of the two servers.
+    available_mb = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    pool_mb = max(256, min(rows * 200 // 2**20, available_mb // 4))
+    if stack.is_up():
+        ((count, pool),) = stack.execute(
+            "replica",
+            "etl",
+            "SELECT COUNT(*), @@innodb_buffer_pool_size / 1048576 FROM transactions",
+        )
+        if int(count) == rows and float(pool) >= pool_mb:
+            print(f"reusing the bench source in {home} ({rows:,} transactions)", flush=True)
+            return rows
+        stack.down()
     stack.up(
         stack.stack_dir(),
         primary_port=free_port(),
