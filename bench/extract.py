@@ -42,11 +42,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.keep and args.rows is None:
         parser.error("--keep applies to bench.run's source: pass --rows N with it")
-    manifests = tempfile.TemporaryDirectory()
     if args.rows is not None:
         from bench.run import _bench_manifests
 
-        # bench.run's manifest (card_id and member_id tokens), set before any setting is read
+        # bench.run's manifest (card_id and member_id tokens), set before any setting is read;
+        # the directory is removed when `manifests` goes, at the end of main
+        manifests = tempfile.TemporaryDirectory()
         os.environ["CARDLAKE_MANIFEST_DIR"] = str(_bench_manifests(Path(manifests.name) / "m"))
     keys = DocumentKeyProvider(new_key_document(dev_only=True), "bench")
     source = seeded_stack(args.members) if args.rows is None else _bench_source(args)

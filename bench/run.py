@@ -51,7 +51,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from bench.common import RESULTS_DIR, write_results
@@ -779,7 +779,9 @@ def main() -> None:
             f"{name}: tokens differ from Python hmac"
         )
         results[name]["tokens_checked"] = len(sample)
-    _report(rows, results, (float(source_mib), float(pool_mib)), args.repeat, args.results)
+    _report(
+        rows, results, ReplicaSize(float(source_mib), float(pool_mib)), args.repeat, args.results
+    )
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -811,10 +813,15 @@ def _masking_cpu_ratio(
     return f"{extra / (hmacs / openssl):.1f}x ({extra:.1f} CPU-s for {hmacs:,} HMACs)"
 
 
+class ReplicaSize(NamedTuple):
+    table_mib: float  # the transactions table, InnoDB data + indexes
+    pool_mib: float  # the replica's InnoDB buffer pool
+
+
 def _report(
     rows: int,
     results: dict[str, dict[str, Any]],
-    source_mib: tuple[float, float],
+    replica: ReplicaSize,
     repeat: int,
     directory: Path,
 ) -> None:
@@ -919,8 +926,8 @@ def _report(
             "process (not MariaDB's share)"
         ),
         "tokens checked": "sampled rows whose two tokens equal Python hmac over the replica's values",
-        "source table on the replica (InnoDB data + indexes)": f"{source_mib[0]:,.0f} MiB",
-        "replica's InnoDB buffer pool": f"{source_mib[1]:,.0f} MiB",
+        "source table on the replica (InnoDB data + indexes)": f"{replica.table_mib:,.0f} MiB",
+        "replica's InnoDB buffer pool": f"{replica.pool_mib:,.0f} MiB",
         "Spark driver heap": "1g (Spark's default; cardlake sets none), local[2]",
         "OpenSSL HMAC-SHA256, 16-byte messages, one core": f"{openssl:,.0f} ops/s",
     }

@@ -9,8 +9,8 @@ The rules, and where each is checked:
   declared ranges. It validates an in-process pandas frame of only the columns those rules
   read, built in one streamed pyarrow pass over the written Parquet files: keys as 64-bit
   integers, range columns as floats, and for a column checked only for nulls, its
-  validity alone (a one-byte categorical column null exactly where it is), so the frame stays a few bytes
-  per row whatever the column holds.
+  validity alone (a one-byte categorical column, null exactly where it is), so the frame
+  stays a few bytes per row whatever the column holds.
 - Tokens are 32 bytes: counted in the same pyarrow pass. GX's pandas engine measures a
   value's length as the length of `str(value)`, which for bytes is their repr, so
   `ExpectColumnValueLengthsToEqual` cannot check a binary column.
