@@ -6,9 +6,9 @@
 Runs the real job (replica -> Spark JDBC -> masking -> data-quality gate -> zstd Parquet,
 no warehouse load) on a private primary + replica, changes 1% of the rows, and runs again.
 Prints rows/s, rows/s per core, the driver's peak RSS and the incremental/full time ratio.
-With --rows, the source is bench.run's (the seeded rows copied under new ids up to N,
-reused when it is up with N rows, kept running with --keep), so 10M rows take minutes
-to seed instead of a 750,000-member seed.
+With --rows, the source is bench.run's: the seeded rows copied under new ids up to N, with
+a buffer pool that holds them; reused when it is up with N rows and such a pool, kept
+running with --keep. 10M rows take minutes to seed instead of a 750,000-member seed.
 """
 
 from __future__ import annotations
