@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from pyspark.sql import SparkSession
 
-from etl.extract.endpoint import source_endpoint
+from etl.extract.endpoint import Endpoint, source_endpoint
+from etl.extract.source import guard_replica
 from etl.lake.bookmarks import BookmarkStore
 from etl.lake.store import Store
 from etl.load import warehouse
@@ -34,15 +35,26 @@ def configured_lake(location: str | None = None) -> Store:
     return lake
 
 
+def checked_source(allow_primary: bool) -> Endpoint:
+    """The configured replica, once checked reachable, read-only and replicating, so that
+    a wrong password or a writable endpoint is one line before Spark starts (each table's
+    run checks it again)."""
+    endpoint = source_endpoint()
+    guard_replica(endpoint, allow_primary=allow_primary)
+    return endpoint
+
+
 def run_context(
     spark: SparkSession,
     lake: Store | None = None,
     report: Callable[[str], None] = silent,
+    source: Endpoint | None = None,
 ) -> RunContext:
-    """A new run's context on the configured replica, warehouse, key provider and lake."""
+    """A new run's context on the configured replica (default: `source_endpoint()`),
+    warehouse, key provider and lake."""
     return RunContext(
         spark=spark,
-        source=source_endpoint(),
+        source=source or source_endpoint(),
         keys=key_provider(),
         lake=lake or configured_lake(),
         bookmarks=BookmarkStore(),

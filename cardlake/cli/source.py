@@ -105,14 +105,15 @@ def run_tables(
     from etl import pipeline
     from etl.contracts.manifest import in_extract_order, table_names
     from etl.gate.quality import preload_great_expectations
-    from etl.resources import configured_lake, run_context
+    from etl.resources import checked_source, configured_lake, run_context
     from etl.spark import build_session
 
     chosen = in_extract_order(tables) if tables else table_names()
     _known_tables(chosen)  # an unknown table or lake is one line, before Spark starts
     lake = configured_lake()
+    source = checked_source(allow_primary)
     preload_great_expectations()  # while the JVM starts, not while the first table writes
-    context = run_context(build_session("cardlake-run"), lake, report=step)
+    context = run_context(build_session("cardlake-run"), lake, report=step, source=source)
     options = pipeline.RunOptions(
         num_partitions=num_partitions, allow_primary=allow_primary, full_refresh=full_refresh
     )

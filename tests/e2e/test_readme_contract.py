@@ -89,9 +89,11 @@ class Cli:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CARDLAKE_")}
         self.env.update({"CARDLAKE_HOME": str(home), "PYTHONPATH": str(REPO)})
         self.ran: set[str] = set()
+        self.stderr = ""
 
     def __call__(self, *args: str, code: int = 0, **env: str) -> str:
         proc = run_cardlake(*args, env={**self.env, **env}, code=code, timeout=900, cwd=REPO)
+        self.stderr = proc.stderr
         if code == EXIT_ERROR:
             return error_line(proc)
         leading = []
@@ -235,11 +237,14 @@ def test_every_readme_command_and_block_does_what_it_says(cli: Cli) -> None:
     assert "lookerstudio.google.com" in cli("dashboards", "links")
     assert "no Luhn-valid PAN" in cli("scan")
 
-    # A login without privileges, and an unreachable replica: one line each.
+    # A login without privileges, and an unreachable replica: one line each, and nothing
+    # else, as the source is checked before Spark starts (whose start-up prints its own).
     unreachable = {"CARDLAKE_SOURCE_PORT": str(free_port())}
     assert "cannot connect to source" in cli("run", "--table", "cards", code=2, **unreachable)
+    assert len(cli.stderr.splitlines()) == 1, cli.stderr
     denied = {"CARDLAKE_SOURCE_USER": "nobody", "CARDLAKE_SOURCE_PASSWORD": secrets.token_hex(8)}
     assert "Access denied" in cli("run", "--table", "cards", code=2, **denied)
+    assert len(cli.stderr.splitlines()) == 1, cli.stderr
     password = secrets.token_hex(12)
     stack.admin_sql(
         stack.ServerPaths("primary", home / "stack"),
@@ -250,6 +255,7 @@ def test_every_readme_command_and_block_does_what_it_says(cli: Cli) -> None:
     assert "Access denied for user 'nogrants'" in cli(
         "run", "--table", "cards", code=2, **no_grants
     )
+    assert len(cli.stderr.splitlines()) == 1, cli.stderr
 
     # The README's shell blocks, verbatim (the demo on a smaller population).
     for tag, lines in readme_blocks():
