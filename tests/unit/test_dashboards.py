@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from dashboards import charts, looker
+from dashboards import build, charts, looker
 from dashboards.formats import format_change, format_period, format_value
 from dashboards.kpis import anomalies, tile_value
 from dashboards.spec import (
@@ -155,3 +155,20 @@ def test_the_looker_build_sheet_names_sources_fields_charts_and_filters() -> Non
     assert "template_report_id" in sheet
     assert "date range: the last 30 days ending yesterday" in sheet
     assert "approval_rate (AVG, at the view's grain only" in sheet
+
+
+def test_a_view_read_once_serves_each_chart_as_its_own_query_would() -> None:
+    view = build.ViewRows(
+        {"day": 0, "flag": 1, "amount": 2},
+        [(DAY, True, 3.0), (None, True, 1.0), (DAY - dt.timedelta(days=1), False, 2.0)],
+    )
+    # Ascending with NULLs first, as BigQuery orders; `= true` drops false and NULL rows.
+    assert view.select(["day", "amount"], {}, ["day"]) == [
+        (None, 1.0),
+        (DAY - dt.timedelta(days=1), 2.0),
+        (DAY, 3.0),
+    ]
+    assert view.select(["amount", build.ALWAYS_COMPLETE], {"flag": True}, ["amount"]) == [
+        (1.0, True),
+        (3.0, True),
+    ]
