@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+MEASURE_WIDTH = 10_000  # wider than any table: a table measured in it is never folded
+
 
 def plain_value(value: Any) -> Any:
     """A value as a reader expects it: integral NUMERICs (ids, yen) print as integers,
@@ -69,7 +71,9 @@ def print_table(
     console = Console(file=file or sys.stdout, highlight=False)
     if not console.is_terminal:
         # Piped or captured: no terminal width to fit, so never wrap a cell.
-        width = Measurement.get(console, console.options, grid).maximum
+        # Measured without the default 80 columns, which would clamp it and fold long paths.
+        unbounded = console.options.update_width(MEASURE_WIDTH)
+        width = Measurement.get(console, unbounded, grid).maximum
         console = Console(
             file=file or sys.stdout, width=max(width, 1), highlight=False, color_system=None
         )
@@ -78,7 +82,7 @@ def print_table(
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """The table `print_table` prints, as text (for messages and tests)."""
-    console = Console(width=10_000, highlight=False, color_system=None)
+    console = Console(width=MEASURE_WIDTH, highlight=False, color_system=None)
     with console.capture() as captured:
         console.print(table(headers, rows))
     return "\n".join(line.rstrip() for line in captured.get().splitlines())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 import pytest
 
 from cardlake.cli import main
-from cardlake.cli.output import format_table
+from cardlake.cli.output import format_table, print_table
 from devstack import stack
 from devstack.localproc import free_port
 from etl.errors import CardlakeError
@@ -21,6 +22,13 @@ def test_format_table_aligns_and_shows_nulls() -> None:
         "1     NULL",
         "xyz      2",
     ]
+
+
+def test_a_piped_table_keeps_long_paths_on_one_line() -> None:
+    path = "/home/analyst/.cardlake/lake/transactions/runs/20261201T141541_e2ecb61f"
+    piped = io.StringIO()
+    print_table(["parquet dataset", "rows with a PAN"], [(path, 0)], file=piped)
+    assert piped.getvalue().splitlines()[2].split() == [path, "0"]
 
 
 def test_format_table_measures_japanese_text_as_a_terminal_draws_it() -> None:
