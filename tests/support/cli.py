@@ -26,8 +26,8 @@ def run_cardlake(
 
 
 def error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    """The one `cardlake: error:` line of a refused command, and no traceback. Spark's own
-    start-up lines may precede it (a known defect, see the README)."""
+    """The one `cardlake: error:` line of a refused command, and no traceback. A refusal
+    that comes after Spark started may follow Spark's own start-up lines."""
     errors = [line for line in proc.stderr.splitlines() if line.startswith(ERROR_PREFIX)]
     assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
     return errors[0]
