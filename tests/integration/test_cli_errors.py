@@ -76,16 +76,22 @@ def test_broken_replication_is_refused_without_quoting_the_error(source_stack: P
     guard_replica(stack.endpoint("replica", "etl"))
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("jar", ["missing.jar", "broken.jar"])
 def test_a_missing_or_unreadable_masking_jar_stops_the_job_with_one_line(
-    tmp_path: Path, jar: str
+    source_stack: Path, tmp_path: Path, jar: str
 ) -> None:
     import os
 
     (tmp_path / "broken.jar").write_text("not a jar")
+    replica = stack.endpoint("replica", "etl")  # the source is checked first, and passes
     env = {
         **os.environ,
         "CARDLAKE_HOME": str(tmp_path),
+        "CARDLAKE_SOURCE_HOST": replica.host,
+        "CARDLAKE_SOURCE_PORT": str(replica.port),
+        "CARDLAKE_SOURCE_USER": replica.user,
+        "CARDLAKE_SOURCE_PASSWORD": replica.password,
         "CARDLAKE_MASKING_JAR": str(tmp_path / jar),
     }
     line = error_line(run_cardlake("run", "--table", "cards", env=env, code=EXIT_ERROR))
