@@ -15,14 +15,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from devstack.localproc import free_port
+from devstack.localproc import DEFAULT_EMULATOR_PORT, free_port
 from etl.errors import CardlakeError
 from etl.fileio import write_atomically
 from etl.lake.lease import process_alive
 from etl.load.warehouse import endpoint_answers
 from etl.settings import LOCAL_BQ_PROJECT, LOCAL_ENV_FILES, settings, state_dir
-
-DEFAULT_PORT = 19050
 
 
 def emulator_dir() -> Path:
@@ -103,7 +101,7 @@ def is_up(base: Path | None = None) -> bool:
     return state is not None and process_alive(state["pid"]) and _ready(state["port"])
 
 
-def up(base: Path | None = None, port: int = DEFAULT_PORT) -> int:
+def up(base: Path | None = None, port: int = DEFAULT_EMULATOR_PORT) -> int:
     """Start the emulator (idempotent); returns its REST port."""
     base = base or emulator_dir()
     state = _read_state(base)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import socket
 
+# The local stack's defaults (the CLI shows them in --help without importing the stack).
+DEFAULT_PRIMARY_PORT = 33061
+DEFAULT_REPLICA_PORT = 33062
+DEFAULT_EMULATOR_PORT = 19050
+
 
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -18,15 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.localproc import port_free
+from devstack.localproc import DEFAULT_PRIMARY_PORT, DEFAULT_REPLICA_PORT, port_free
 from etl.errors import CardlakeError
 from etl.extract.endpoint import Endpoint
 from etl.fileio import write_atomically
 from etl.lake.lease import process_alive
 from etl.settings import LOCAL_ENV_FILES, SOURCE_DATABASE, state_dir
 
-DEFAULT_PRIMARY_PORT = 33061
-DEFAULT_REPLICA_PORT = 33062
 ROLES = ("primary", "replica")
 
 

@@ -26,6 +26,9 @@ MARIADB_JDBC_JAR = Path("/usr/share/java/mariadb-java-client.jar")
 SOURCE_DATABASE = "cardissuer"
 BUSINESS_TIMEZONE = "Asia/Tokyo"
 LOCAL_BQ_PROJECT = "cardlake-local"
+# Real BigQuery bills what a query scans: an ad-hoc query fails above this unless the
+# user raises it (the emulator bills nothing and ignores the setting).
+DEFAULT_MAX_BYTES_BILLED = 10 * 2**30
 ENV_PREFIX = "CARDLAKE_"
 # Written by the local stack's `up` commands (0600); read as if they were the environment.
 LOCAL_ENV_FILES = ("stack.env", "warehouse.env")

@@ -9,7 +9,7 @@ import typer
 
 from cardlake.cli.output import print_table, step
 from cardlake.cli.params import iso_date, port, positive_int, utc_timestamp, whole_number
-from devstack.stack import DEFAULT_PRIMARY_PORT, DEFAULT_REPLICA_PORT
+from devstack.localproc import DEFAULT_PRIMARY_PORT, DEFAULT_REPLICA_PORT
 from etl.errors import CardlakeError
 
 DEMO_MEMBERS, DEMO_DAYS, DEMO_SEED = 3000, 120, 42

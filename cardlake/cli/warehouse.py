@@ -12,9 +12,9 @@ import typer
 
 from cardlake.cli.output import plain_value, print_table, step
 from cardlake.cli.params import port, positive_int
-from devstack.emulator import DEFAULT_PORT
+from devstack.localproc import DEFAULT_EMULATOR_PORT
 from etl.errors import CardlakeError, Finding
-from etl.load.warehouse import DEFAULT_MAX_BYTES_BILLED
+from etl.settings import DEFAULT_MAX_BYTES_BILLED
 
 warehouse_app = typer.Typer(help="The local BigQuery emulator, and the KPI views on any warehouse.")
 
@@ -30,7 +30,7 @@ Views = Annotated[
 def warehouse_up(
     port: Annotated[
         int, typer.Option(parser=port, metavar="PORT", envvar="CARDLAKE_WAREHOUSE_PORT")
-    ] = DEFAULT_PORT,
+    ] = DEFAULT_EMULATOR_PORT,
 ) -> None:
     """Start the local BigQuery emulator on loopback."""
     from devstack import emulator

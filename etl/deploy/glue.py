@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from etl.errors import CardlakeError
-from etl.load.warehouse import read_federation_config
+from etl.load.credentials import read_federation_config
 from etl.settings import BUSINESS_TIMEZONE, SOURCE_DATABASE, settings
 
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11

@@ -6,7 +6,6 @@ The same code path serves both; only client construction differs.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ from google.cloud import bigquery
 
 from etl.errors import CardlakeError
 from etl.lake.snapshot import Snapshot
+from etl.load.credentials import read_federation_config
 from etl.load.raw_tables import MAX_PARTITIONS_PER_JOB, RawTable
 from etl.settings import LOCAL_BQ_PROJECT, WarehouseSettings, warehouse_settings
 
@@ -54,30 +54,6 @@ def client(settings: WarehouseSettings | None = None) -> bigquery.Client:
     return bigquery.Client(
         project=settings.project, location=settings.location, credentials=credentials
     )
-
-
-def read_federation_config(path: Path) -> dict[str, Any]:
-    """A Workload Identity Federation credential configuration (type external_account).
-
-    It names a pool, a provider and the AWS role to trade for a short-lived Google token,
-    and holds no secret, so it may ship with the job. A service-account key file is a
-    secret and is refused: keep it out of bundles and settings.
-    """
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise CardlakeError(
-            f"credential configuration {path}: not readable as JSON ({type(exc).__name__})"
-        ) from None
-    kind = config.get("type") if isinstance(config, dict) else None
-    if kind != "external_account":
-        raise CardlakeError(
-            f"credential configuration {path} is of type {kind!r}: cardlake takes a Workload "
-            "Identity Federation configuration (type external_account, made with `gcloud iam "
-            "workload-identity-pools create-cred-config ... --aws`), which holds no secret; "
-            "a service-account key is a secret and is refused"
-        )
-    return dict(config)
 
 
 def federated_credentials(config: dict[str, Any]) -> Any:
@@ -408,11 +384,6 @@ def merge_sql(
         f"when matched then update set {updates}\n"
         f"when not matched then insert ({columns}) values ({values})"
     )
-
-
-# Real BigQuery bills what a query scans: an ad-hoc query fails above this unless the
-# user raises it (the emulator bills nothing and ignores the setting).
-DEFAULT_MAX_BYTES_BILLED = 10 * 2**30
 
 
 @dataclass(frozen=True)
