@@ -102,14 +102,16 @@ def seed_command(
 def run_tables(
     tables: list[str] | None, num_partitions: int, allow_primary: bool, full_refresh: bool
 ) -> list[Any]:
-    from etl import pipeline
     from etl.contracts.manifest import in_extract_order, table_names
+
+    chosen = in_extract_order(tables) if tables else table_names()
+    _known_tables(chosen)  # an unknown table or lake is one line, before Spark starts
+
+    from etl import pipeline
     from etl.gate.quality import preload_great_expectations
     from etl.resources import checked_source, configured_lake, run_context
     from etl.spark import build_session
 
-    chosen = in_extract_order(tables) if tables else table_names()
-    _known_tables(chosen)  # an unknown table or lake is one line, before Spark starts
     lake = configured_lake()
     source = checked_source(allow_primary)
     preload_great_expectations()  # while the JVM starts, not while the first table writes

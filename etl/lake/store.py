@@ -26,13 +26,15 @@ import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from etl.errors import CardlakeError, optional_sdk
 from etl.fileio import create_exclusively, write_atomically
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 SCHEMES = ("s3", "gs")
 
@@ -192,6 +194,8 @@ class Store:
 
     def parquet(self, key: str) -> ds.Dataset:
         """The Parquet files below key as one dataset (names starting with _ or . skipped)."""
+        import pyarrow.dataset as ds  # with pandas, 0.4 s that bookmarks and leases never need
+
         with self._explained("read Parquet at", key):
             return ds.dataset(self.path(key), filesystem=self.filesystem, format="parquet")
 
