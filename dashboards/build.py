@@ -47,8 +47,9 @@ from etl.settings import SQL_DIR, WarehouseSettings, lake_location
 from etl.views import deploy as views
 
 VEGA_BUNDLE = "vega-bundle.js"
-# Selected in place of a completeness column: the ops views are snapshots, always whole.
-ALWAYS_COMPLETE = "true"
+# Stands for the completeness column of a view that has none (the ops views are snapshots,
+# always whole): ViewRows.select gives True in its place.
+ALWAYS_COMPLETE = "(always complete)"
 # What the bundle exposes to the page's own script.
 GLOBALS = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
 TIME_LOCALES: dict[str, Literal["ja-JP", "en-US"]] = {"ja": "ja-JP", "en": "en-US"}
@@ -131,9 +132,15 @@ class ViewRows:
     def select(
         self, columns: list[str], filters: dict[str, Any], order: list[str]
     ) -> list[tuple[Any, ...]]:
-        """As `select columns ... where c = v and ... order by order` would return them."""
+        """Rows where each filter column equals its value (a NULL equals nothing; the spec
+        allows only bool, integer and string values), ordered as BigQuery orders ascending
+        (NULLs first)."""
         at = self.columns
-        kept = [r for r in self.rows if all(r[at[c]] == v for c, v in filters.items())]
+        kept = [
+            r
+            for r in self.rows
+            if all(r[at[c]] is not None and r[at[c]] == v for c, v in filters.items())
+        ]
         kept.sort(key=lambda r: tuple(_sort_key(r[at[c]]) for c in order))
         return [tuple(True if c == ALWAYS_COMPLETE else r[at[c]] for c in columns) for r in kept]
 
@@ -145,30 +152,21 @@ def _chart_columns(chart: Chart) -> tuple[list[str], list[str]]:
     return columns, list(chart.order) or [chart.x, *series]
 
 
-def _tile_columns(tile: Tile) -> list[str]:
-    """date, complete, *measures."""
-    return [tile.date, tile.complete or ALWAYS_COMPLETE, *tile.measures]
-
-
 def read_views(
     bq: bigquery.Client, ids: dict[str, str], dashboards: list[Dashboard]
 ) -> dict[str, ViewRows]:
-    """Every view the dashboards show, each read once with the columns any of them uses."""
+    """Every view the dashboards show, each read once with every column any of them uses
+    (the columns `check_against_views` found in it)."""
     needed: dict[str, dict[str, None]] = {}
     for dashboard in dashboards:
-        for chart in dashboard.charts:
-            columns, order = _chart_columns(chart)
-            needed.setdefault(chart.view, {}).update(
-                dict.fromkeys([*columns, *order, *chart.filters])
-            )
-        for tile in dashboard.tiles:
-            needed.setdefault(tile.view, {}).update(dict.fromkeys(_tile_columns(tile)))
+        items: list[Tile | Chart] = [*dashboard.tiles, *dashboard.charts]
+        for item in items:
+            needed.setdefault(item.view, {}).update(dict.fromkeys(item.columns))
     read = {}
-    for view, wanted in needed.items():
-        columns = [c for c in wanted if c != ALWAYS_COMPLETE]
+    for view, columns in needed.items():
         selected = ", ".join(f"`{c}`" for c in columns)
-        _, rows = warehouse.query_rows(bq, f"select {selected} from `{ids[view]}`")
-        read[view] = ViewRows({c: i for i, c in enumerate(columns)}, [tuple(r) for r in rows])
+        names, rows = warehouse.query_rows(bq, f"select {selected} from `{ids[view]}`")
+        read[view] = ViewRows({c: i for i, c in enumerate(names)}, rows)
     return read
 
 
@@ -180,7 +178,9 @@ def chart_rows(view: ViewRows, chart: Chart) -> list[tuple[Any, ...]]:
 
 def tile_rows(view: ViewRows, tile: Tile) -> list[tuple[Any, ...]]:
     """(date, complete, *measures) rows of a tile's view."""
-    return view.select(_tile_columns(tile), {}, [tile.date])
+    return view.select(
+        [tile.date, tile.complete or ALWAYS_COMPLETE, *tile.measures], {}, [tile.date]
+    )
 
 
 def data_as_of(bq: bigquery.Client, view_id: str) -> dt.datetime | None:

@@ -238,6 +238,15 @@ class _Reader:
         for column, kind in formats.items():
             if kind not in FORMATS:
                 raise self.fail(f"{spec.get('title')!r}: format of {column} is one of {FORMATS}")
+        filters = dict(spec.get("filters") or {})
+        for column, value in filters.items():
+            # Matched in Python against the view's values (build.ViewRows): no NULL, float
+            # or date literal, whose SQL comparison Python's == would not reproduce.
+            if not isinstance(value, bool | int | str):
+                raise self.fail(
+                    f"{spec.get('title')!r}: filter on {column} must be true/false, an "
+                    f"integer or a string, not {value!r}"
+                )
         return Chart(
             title=self.text(spec, "title", "chart"),
             view=spec["view"],
@@ -246,7 +255,7 @@ class _Reader:
             y=tuple(spec["y"]),
             format=self.choice(spec, "format", "count", FORMATS),
             series=spec.get("series"),
-            filters=dict(spec.get("filters") or {}),
+            filters=filters,
             date_range_days=spec.get("date_range_days"),
             formats=formats,
             order=tuple(spec.get("order") or ()),

@@ -302,6 +302,13 @@ def execute(role: str, user: str, sql: str, args: tuple[Any, ...] = ()) -> list[
     return rows
 
 
+def execute_many(role: str, user: str, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run one statement per row of arguments on the local stack, in one transaction."""
+    with endpoint(role, user).connect() as conn, conn.cursor() as cur:
+        cur.executemany(sql, rows)
+        conn.commit()
+
+
 def wait_for_replica(base: Path | None = None, timeout_s: float = 60) -> None:
     """Block until the replica has applied everything the primary has binlogged."""
     base = base or stack_dir()

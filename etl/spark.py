@@ -29,6 +29,17 @@ def jdbc_jar() -> str:
     return jar
 
 
+def session_jars() -> str:
+    """spark.jars for a session started here (the JDBC driver, the masking UDFs), once a
+    Java runtime and both jars are found: each missing one is one line, before any work."""
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise CardlakeError(
+            "cannot start Spark: no Java runtime (java not on PATH, JAVA_HOME unset); "
+            "install Java 17 with `make bootstrap`"
+        )
+    return f"{jdbc_jar()},{masking_jar()}"
+
+
 def _submitted(key: str) -> str:
     """A setting spark-submit was given (--conf), when this process runs under it: the
     session's own settings would otherwise replace it."""
@@ -57,13 +68,8 @@ def build_session(app_name: str, master: str | None = None) -> SparkSession:
             builder = builder.config("spark.driver.host", "127.0.0.1").config(
                 "spark.driver.bindAddress", "127.0.0.1"
             )
-        if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-            raise CardlakeError(
-                "cannot start Spark: no Java runtime (java not on PATH, JAVA_HOME unset); "
-                "install Java 17 with `make bootstrap`"
-            )
         session = (
-            builder.config("spark.jars", f"{jdbc_jar()},{masking_jar()}")
+            builder.config("spark.jars", session_jars())
             .config("spark.driver.extraJavaOptions", JAVA_OPTS)
             .config(
                 "spark.executor.extraJavaOptions",

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-MEASURE_WIDTH = 10_000  # wider than any table: a table measured in it is never folded
+MEASURE_WIDTH = 10_000  # columns a piped table may take before Rich folds a cell
 
 
 def plain_value(value: Any) -> Any:
@@ -71,7 +71,8 @@ def print_table(
     console = Console(file=file or sys.stdout, highlight=False)
     if not console.is_terminal:
         # Piped or captured: no terminal width to fit, so never wrap a cell.
-        # Measured without the default 80 columns, which would clamp it and fold long paths.
+        # Measured unbounded: Rich would clamp it to the terminal's width (or COLUMNS, else 80)
+        # even when piped, and fold long paths.
         unbounded = console.options.update_width(MEASURE_WIDTH)
         width = Measurement.get(console, unbounded, grid).maximum
         console = Console(

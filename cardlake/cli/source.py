@@ -105,14 +105,17 @@ def run_tables(
     from etl.contracts.manifest import in_extract_order, table_names
 
     chosen = in_extract_order(tables) if tables else table_names()
-    _known_tables(chosen)  # an unknown table or lake is one line, before Spark starts
+    # Refusals come cheapest first, each one line before Spark starts: an unknown table
+    # (before the pipeline's imports), the lake, Java and the jars, then the source.
+    _known_tables(chosen)
 
     from etl import pipeline
     from etl.gate.quality import preload_great_expectations
     from etl.resources import checked_source, configured_lake, run_context
-    from etl.spark import build_session
+    from etl.spark import build_session, session_jars
 
     lake = configured_lake()
+    session_jars()
     source = checked_source(allow_primary)
     preload_great_expectations()  # while the JVM starts, not while the first table writes
     context = run_context(build_session("cardlake-run"), lake, report=step, source=source)

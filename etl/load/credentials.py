@@ -1,7 +1,7 @@
 """BigQuery's credential configuration for a deployment: Workload Identity Federation only.
 
-Kept apart from the client (etl.load.warehouse) so that the Glue bundle and the CLI check a
-configuration without importing the BigQuery client.
+Kept apart from the client (etl.load.warehouse) so that the Glue bundle's builder, which the
+CLI imports for its options, checks a configuration without importing the BigQuery client.
 """
 
 from __future__ import annotations

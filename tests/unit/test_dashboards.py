@@ -59,6 +59,14 @@ def test_a_title_without_japanese_names_the_file_and_item() -> None:
         reader.chart({"title": {"en": "Only English"}, "type": "line"})
 
 
+@pytest.mark.parametrize("value", [None, 0.5, [1]])
+def test_a_chart_filter_is_a_bool_integer_or_string(value: object) -> None:
+    title = {"en": "Roll rates", "ja": "ロールレート"}
+    spec = {"title": title, "type": "line", "view": "v", "x": "x", "y": ["y"]}
+    with pytest.raises(CardlakeError, match=r"'Roll rates'.*filter on flag must be true/false"):
+        _Reader("dashboards/x.yaml").chart({**spec, "filters": {"flag": value}})
+
+
 def test_tiles_count_complete_periods_only_and_compare_like_with_like() -> None:
     rows = [(DAY + dt.timedelta(days=i), i < 6, 100.0 * (i + 1)) for i in range(7)]
     # Day 7 is partial: the window is days 4-6, compared with days 1-3.
@@ -160,13 +168,19 @@ def test_the_looker_build_sheet_names_sources_fields_charts_and_filters() -> Non
 def test_a_view_read_once_serves_each_chart_as_its_own_query_would() -> None:
     view = build.ViewRows(
         {"day": 0, "flag": 1, "amount": 2},
-        [(DAY, True, 3.0), (None, True, 1.0), (DAY - dt.timedelta(days=1), False, 2.0)],
+        [
+            (DAY, True, 3.0),
+            (None, True, 1.0),
+            (DAY - dt.timedelta(days=1), False, 2.0),
+            (DAY, None, 4.0),
+        ],
     )
     # Ascending with NULLs first, as BigQuery orders; `= true` drops false and NULL rows.
-    assert view.select(["day", "amount"], {}, ["day"]) == [
+    assert view.select(["day", "amount"], {}, ["day", "amount"]) == [
         (None, 1.0),
         (DAY - dt.timedelta(days=1), 2.0),
         (DAY, 3.0),
+        (DAY, 4.0),
     ]
     assert view.select(["amount", build.ALWAYS_COMPLETE], {"flag": True}, ["amount"]) == [
         (1.0, True),
