@@ -82,15 +82,31 @@ def warehouse_dry_run(view: Views = None) -> None:
 
 
 @warehouse_app.command("test")
-def warehouse_test() -> None:
-    """Run every view's fixture: rows in, expected rows out (exit 1 on a mismatch)."""
+def warehouse_test(
+    view: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--view", help="this view's fixture (repeatable; default: all)", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Run the views' fixtures: rows in, expected rows out (exit 1 on a mismatch)."""
     from devstack import source_schema
     from etl.resources import configured_warehouse
     from etl.views import fixtures as sql_fixtures
 
+    fixtures = sql_fixtures.load_fixtures()
+    if view:
+        unknown = sorted(set(view) - {f.name for f in fixtures})
+        if unknown:
+            raise CardlakeError(
+                f"no fixture for {', '.join(unknown)}: a view's fixture is "
+                "<view>.fixture.yaml next to its SQL in warehouse_sql/"
+            )
+        fixtures = [f for f in fixtures if f.name in view]
     target = configured_warehouse()
     failed = []
-    for fixture in sql_fixtures.load_fixtures():
+    for fixture in fixtures:
         checks = sql_fixtures.run_fixture(
             target.client, target.settings, fixture, source_schema.source_types
         )
