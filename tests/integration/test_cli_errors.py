@@ -84,7 +84,9 @@ def test_a_missing_or_unreadable_masking_jar_stops_the_job_with_one_line(
     import os
 
     (tmp_path / "broken.jar").write_text("not a jar")
-    replica = stack.endpoint("replica", "etl")  # the source is checked first, and passes
+    # A missing jar is refused before the source is asked; a broken one only once Spark
+    # loads it, after the source check, so the run gets a source that passes.
+    replica = stack.endpoint("replica", "etl")
     env = {
         **os.environ,
         "CARDLAKE_HOME": str(tmp_path),
