@@ -23,6 +23,7 @@ def scan(
     path: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="PATH",
             help="Parquet datasets: directories, s3:// or gs:// locations",
             show_default="every published snapshot's runs",
         ),

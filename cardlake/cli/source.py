@@ -19,7 +19,9 @@ bookmarks_app = typer.Typer(help="Show, reset or rewind the incremental watermar
 
 Tables = Annotated[
     list[str] | None,
-    typer.Option("--table", help="a source table (repeatable)", show_default=False),
+    typer.Option(
+        "--table", metavar="TABLE", help="a source table (repeatable)", show_default=False
+    ),
 ]
 
 

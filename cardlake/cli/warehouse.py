@@ -21,7 +21,10 @@ warehouse_app = typer.Typer(help="The local BigQuery emulator, and the KPI views
 Views = Annotated[
     list[str] | None,
     typer.Option(
-        "--view", help="this view and what it reads (repeatable; default: all)", show_default=False
+        "--view",
+        metavar="VIEW",
+        help="this view and what it reads (repeatable; default: all)",
+        show_default=False,
     ),
 ]
 
@@ -86,7 +89,10 @@ def warehouse_test(
     view: Annotated[
         list[str] | None,
         typer.Option(
-            "--view", help="this view's fixture (repeatable; default: all)", show_default=False
+            "--view",
+            metavar="VIEW",
+            help="this view's fixture (repeatable; default: all)",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
