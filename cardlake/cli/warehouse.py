@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,14 +18,16 @@ from etl.settings import DEFAULT_MAX_BYTES_BILLED
 
 warehouse_app = typer.Typer(help="The local BigQuery emulator, and the KPI views on any warehouse.")
 
+
+def _view_option(help_text: str) -> Any:
+    return typer.Option("--view", metavar="VIEW", help=help_text, show_default=False)
+
+
 Views = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--view",
-        metavar="VIEW",
-        help="this view and what it reads (repeatable; default: all)",
-        show_default=False,
-    ),
+    list[str] | None, _view_option("this view and what it reads (repeatable; default: all)")
+]
+FixtureViews = Annotated[
+    list[str] | None, _view_option("this view's fixture (repeatable; default: all)")
 ]
 
 
@@ -85,17 +87,7 @@ def warehouse_dry_run(view: Views = None) -> None:
 
 
 @warehouse_app.command("test")
-def warehouse_test(
-    view: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--view",
-            metavar="VIEW",
-            help="this view's fixture (repeatable; default: all)",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
+def warehouse_test(view: FixtureViews = None) -> None:
     """Run the views' fixtures: rows in, expected rows out (exit 1 on a mismatch)."""
     from devstack import source_schema
     from etl.resources import configured_warehouse
