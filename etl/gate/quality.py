@@ -7,21 +7,22 @@ The rules, and where each is checked:
   the lake (etl.gate.gx_project): row count equal to the source's count for the window,
   primary key not null and unique, the source's NOT NULL columns and tokens not null,
   declared ranges. It validates an in-process pandas frame of only the columns those rules
-  read, built in one streamed pyarrow pass over the written Parquet files: keys as 64-bit
-  integers, range columns as floats, and for a column checked only for nulls, its
-  validity alone (a one-byte categorical column, null exactly where it is), so the frame
-  stays a few bytes per row whatever the column holds.
-- Tokens are 32 bytes: counted in the same pyarrow pass. GX's pandas engine measures a
-  value's length as the length of `str(value)`, which for bytes is their repr, so
-  `ExpectColumnValueLengthsToEqual` cannot check a binary column.
-- PANs are counted during the write itself (`DataFrame.observe`), per string column, by the
-  JVM detector that redaction uses: NFKC first, any typed separators, Luhn-valid. GX has no
-  such detector (a regex cannot know every form NFKC turns into digits, nor the Luhn sum),
-  and the count costs the write nothing extra.
+  read, filled in one streamed pass over the written Parquet files into storage allocated
+  once: keys as 64-bit integers, range columns as floats, and for a column checked only
+  for nulls, its validity alone (a one-byte categorical column, null exactly where it is).
+  At 10M transactions the frame is about 250 MB, whatever the columns hold.
+- Tokens are 32 bytes: counted during the write itself (`DataFrame.observe`), so the gate
+  never reads the token columns back. GX's pandas engine measures a value's length as the
+  length of `str(value)`, which for bytes is their repr, so `ExpectColumnValueLengthsToEqual`
+  cannot check a binary column.
+- PANs are counted in the same observation, per string column, by the JVM detector that
+  redaction uses: NFKC first, any typed separators, Luhn-valid. GX has no such detector (a
+  regex cannot know every form NFKC turns into digits, nor the Luhn sum), and the count
+  costs the write nothing extra.
 
 The report keeps counts only: GX is asked for no unexpected samples (result format BASIC,
 partial_unexpected_count 0), only whitelisted count fields are copied out of its results,
-and the pyarrow and Spark counts are counts by construction.
+and the write's counts are counts by construction.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
 
 from etl.contracts.manifest import MANIFEST_DIR, TableManifest
 from etl.gate.gx_project import GxRun
@@ -73,37 +76,46 @@ class QualityReport:
 @dataclass(frozen=True)
 class RowChecks:
     """What the gate needs to know of a masked frame before it is written: which columns
-    the source declares NOT NULL, the token columns, and the PANs counted per string column
-    by the write."""
+    the source declares NOT NULL, the token columns, the string columns, and what the
+    write counts as it goes: rows with a PAN per string column, tokens not 32 bytes."""
 
     source_not_null: tuple[str, ...]
     token_columns: tuple[str, ...]
     string_columns: tuple[str, ...]
-    pans: Observation = field(default_factory=lambda: Observation("cardlake_pans"))
+    counts: Observation = field(default_factory=lambda: Observation("cardlake_gate"))
 
     def observed(self, df: DataFrame) -> DataFrame:
-        """The frame to write, counting rows with a PAN per string column as it is written."""
-        return df.observe(self.pans, *pan_counters(df)) if self.string_columns else df
+        """The frame to write, counting the gate's row rules as it is written."""
+        sizes = [F.count_if(F.length(F.col(c)) != TOKEN_BYTES).alias(c) for c in self.token_columns]
+        counters = [*pan_counters(df), *sizes]
+        return df.observe(self.counts, *counters) if counters else df
 
-    def pan_results(self, rows: int) -> list[dict[str, Any]]:
-        """Rows holding a PAN, per string column, as the write counted them."""
-        pans = self.pans.get if self.string_columns else {}
+    def results(self, rows: int) -> list[dict[str, Any]]:
+        """The write's counts: tokens of another size than 32 bytes per token column (a NULL
+        is the not-null rule's), rows holding a PAN per string column."""
+        counts = self.counts.get if self.token_columns or self.string_columns else {}
+        tokens = [
+            (f"TokenIs32Bytes({column.removesuffix('_token')})", counts[column])
+            for column in self.token_columns
+        ]
+        pans = [(f"NoLuhnValidPan({column})", counts[column]) for column in self.string_columns]
         return [
             {
-                "check": f"NoLuhnValidPan({column})",
-                "success": pans[column] == 0,
+                "check": check,
+                "success": count == 0,
                 "element_count": rows,
-                "unexpected_count": pans[column],
+                "unexpected_count": count,
             }
-            for column in self.string_columns
+            for check, count in [*tokens, *pans]
         ]
 
 
 def row_checks(df: DataFrame, manifest: TableManifest, not_null: list[str]) -> RowChecks:
     """The gate's view of a masked frame about to be written; not_null: the source's NOT
     NULL columns."""
-    tokens = tuple(token_column(p.name) for p in manifest.columns.values() if p.action == "token")
-    return RowChecks(tuple(not_null), tokens, tuple(string_columns(df)))
+    tokens = (token_column(p.name) for p in manifest.columns.values() if p.action == "token")
+    present = tuple(c for c in tokens if c in df.columns)
+    return RowChecks(tuple(not_null), present, tuple(string_columns(df)))
 
 
 def _class_name(expectation_type: str) -> str:
@@ -122,53 +134,92 @@ def as_integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arra
     return column
 
 
-def _as_numbers(column: pa.Array) -> pa.Array:
-    """A range column as the numbers GX compares with its bounds."""
-    if pa.types.is_decimal(column.type):
-        return pc.cast(column, pa.float64())
-    return column
+VALIDITY = pd.CategoricalDtype(["present"])
+STORAGE = {"key": np.int64, "number": np.float64, "validity": np.int8}  # validity: -1 is NULL
 
 
-def _validity(column: pa.Array) -> pa.Array:
-    """Only where a column is null: a one-category dictionary column (one byte per row),
-    null exactly where the column is."""
-    indices = pc.if_else(pc.is_valid(column), PRESENT, ABSENT)
-    return pa.DictionaryArray.from_arrays(indices, PRESENT_VALUES)
+class _FrameColumn:
+    """One column of the frame GX validates, filled batch by batch into storage allocated
+    once for the whole snapshot: building the frame never holds more than the frame itself
+    and one batch (collecting the batches' pieces and joining them held about four times
+    the frame at 10M rows).
 
-
-PRESENT = pa.scalar(0, pa.int8())
-ABSENT = pa.scalar(None, pa.int8())
-PRESENT_VALUES = pa.array(["present"])
-NULLABLE_INTEGERS = {pa.int64(): pd.Int64Dtype(), pa.uint64(): pd.UInt64Dtype()}
-
-
-def _series(chunks: list[pa.Array], name: str, key: bool) -> pd.Series:
-    """One column of the frame GX validates, from the batches' pieces of it.
-
-    Integers without NULLs become plain numpy columns (a nullable one carries a mask and
-    hashes slower in GX's uniqueness check); validity columns stay categorical.
+    - "key": 64-bit integers (uint64 once a BIGINT UNSIGNED key needs it) and a null mask;
+      a key of another type (a string) is kept as its batches' pieces.
+    - "number": a range column as the floats GX compares with its bounds, NaN where null.
+    - "validity": only where a column is null, as a one-byte categorical.
     """
-    column = pa.chunked_array(chunks)
-    if key:
-        column = as_integers(column)
-    if column.null_count == 0 and not pa.types.is_dictionary(column.type):
-        return pd.Series(column.to_numpy(), name=name)
-    return column.to_pandas(types_mapper=NULLABLE_INTEGERS.get).rename(name)
+
+    def __init__(self, name: str, kind: str, rows: int) -> None:
+        self.name, self.kind = name, kind
+        self.values = np.zeros(rows, STORAGE[kind])
+        self.missing = np.zeros(rows if kind == "key" else 0, np.bool_)
+        self.pieces: list[pa.Array] | None = None
+
+    def settled_by(self, statistics: Any, start: int) -> bool:
+        """Whether a row group's statistics give this column's rows without reading them:
+        only a validity column whose chunk holds no NULLs or only NULLs."""
+        if self.kind != "validity" or statistics is None or not statistics.has_null_count:
+            return False
+        if statistics.null_count == 0:
+            return True  # the storage starts as present
+        if statistics.num_values == 0:  # num_values counts the non-null ones
+            self.values[start : start + statistics.null_count] = -1
+            return True
+        return False
+
+    def add(self, column: pa.Array, start: int) -> None:
+        stop = start + len(column)
+        if self.kind == "validity":
+            self.values[start:stop] = pc.is_valid(column).to_numpy(zero_copy_only=False) - 1
+        elif self.kind == "number":
+            numbers = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            self.values[start:stop] = numbers
+        else:
+            self._add_key(as_integers(column), start, stop)
+
+    def _add_key(self, column: pa.Array, start: int, stop: int) -> None:
+        if self.pieces is not None or not pa.types.is_integer(column.type):
+            self.pieces = [*(self.pieces or []), column]
+            return
+        if column.type == pa.uint64() and self.values.dtype == np.int64:
+            self.values = self.values.view(np.uint64)  # keys so far are unsigned, below 2**63
+        self.values[start:stop] = pc.cast(column.fill_null(0), str(self.values.dtype)).to_numpy()
+        self.missing[start:stop] = column.is_null().to_numpy(zero_copy_only=False)
+
+    def series(self) -> pd.Series:
+        if self.pieces is not None:
+            return pa.chunked_array(self.pieces).to_pandas().rename(self.name)
+        if self.kind == "validity":
+            values = pd.Categorical.from_codes(self.values, dtype=VALIDITY, validate=False)
+            return pd.Series(values, name=self.name, copy=False)
+        if self.kind == "key" and self.missing.any():
+            # A nullable integer column only when the key has NULLs: one without hashes
+            # faster in GX's uniqueness check.
+            return pd.Series(pd.arrays.IntegerArray(self.values, self.missing), name=self.name)
+        return pd.Series(self.values, name=self.name, copy=False)
 
 
 @dataclass(frozen=True)
 class GateFrame:
-    """The frame GX validates and the counts taken while reading it."""
+    """The frame GX validates and the rows read into it."""
 
     frame: pd.DataFrame
     rows: int
-    wrong_sized_tokens: dict[str, int]
 
 
-def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) -> GateFrame:
+def gate_frame(dataset: ds.FileSystemDataset, manifest: TableManifest) -> GateFrame:
     """One streamed pass over the written files: the columns the suite reads, reduced to
-    what its rules need, and the token columns' wrong-sized values counted. The frame is
-    assembled column by column, so no second copy of the whole of it is ever held."""
+    what its rules need.
+
+    A column checked only for NULLs is not read where a row group's statistics already say
+    it holds none, or nothing else (Spark records every chunk's NULL count): in a normal run
+    only the keys and the range columns are decoded. The rest is read a batch at a time,
+    without buffering column chunks ahead (a dataset scan decodes whole row groups ahead:
+    0.8 GB more at 10M rows).
+    """
+    import pyarrow.parquet as pq
+
     from etl.gate.suites import not_null_columns, ranges
 
     present = set(dataset.schema.names)
@@ -177,32 +228,41 @@ def gate_frame(dataset: ds.Dataset, manifest: TableManifest, checks: RowChecks) 
     nulls_only = [
         c for c in not_null_columns(manifest) if c not in keys and c not in numbers and c in present
     ]
-    tokens = [c for c in checks.token_columns if c in present]
-    read = list(dict.fromkeys([*keys, *numbers, *nulls_only, *tokens]))
-    wrong = dict.fromkeys(tokens, 0)
-    pieces: dict[str, list[pa.Array]] = {c: [] for c in [*keys, *numbers, *nulls_only]}
+    fragments = list(dataset.get_fragments())
+    total = sum(fragment.metadata.num_rows for fragment in fragments)
+    kinds = {**dict.fromkeys(keys, "key"), **dict.fromkeys(numbers, "number")}
+    kinds |= dict.fromkeys(nulls_only, "validity")
+    columns = [_FrameColumn(name, kind, total) for name, kind in kinds.items()]
     rows = 0
-    batches = dataset.to_batches(
-        columns=read, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1
-    )
-    for batch in batches:
-        rows += batch.num_rows
-        for name in tokens:
-            lengths = pc.binary_length(batch.column(name))
-            wrong[name] += int(pc.sum(pc.not_equal(lengths, TOKEN_BYTES)).as_py() or 0)
-        # Keys as read: one batch may fit int64 where another needs uint64 (cast per column).
-        for name in keys:
-            pieces[name].append(batch.column(name))
-        for name in numbers:
-            pieces[name].append(_as_numbers(batch.column(name)))
-        for name in nulls_only:
-            pieces[name].append(_validity(batch.column(name)))
-    columns = {}
-    for name in list(pieces):
-        chunks = pieces.pop(name)
-        if chunks:
-            columns[name] = _series(chunks, name, key=name in keys)
-    return GateFrame(pd.DataFrame(columns, copy=False), rows, wrong)
+    for fragment in fragments:
+        meta = fragment.metadata
+        positions = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+        with dataset.filesystem.open_input_file(fragment.path) as file:
+            reader = pq.ParquetFile(file, metadata=meta, pre_buffer=False)
+            for group in range(meta.num_row_groups):
+                chunks = meta.row_group(group)
+                read = [
+                    c
+                    for c in columns
+                    if c.name not in positions
+                    or not c.settled_by(chunks.column(positions[c.name]).statistics, rows)
+                ]
+                start = rows
+                batches = reader.iter_batches(
+                    BATCH_ROWS,
+                    row_groups=[group],
+                    columns=[c.name for c in read],
+                    use_threads=False,
+                )
+                for batch in batches if read else ():
+                    for column in read:
+                        column.add(batch.column(column.name), start)
+                    start += batch.num_rows
+                rows += chunks.num_rows
+    # Give back the decoded batches' memory (Arrow's allocator keeps it) before GX runs.
+    pa.default_memory_pool().release_unused()
+    frame = pd.DataFrame({c.name: c.series() for c in columns}, copy=False)
+    return GateFrame(frame, rows)
 
 
 def preload_great_expectations() -> None:
@@ -258,35 +318,26 @@ def _gx_checks(outcome: Any) -> list[dict[str, Any]]:
 
 
 def validate(
-    snapshot: ds.Dataset,
+    snapshot: ds.FileSystemDataset,
     manifest: TableManifest,
     source_rows: int,
     row_checks: RowChecks,
     stores: GxRun | None = None,
 ) -> QualityReport:
-    """The table's GX suite through its Checkpoint, then the token sizes and the PANs, all
-    over the written snapshot. With `stores` (the lake and the run), the Checkpoint, the
+    """The table's GX suite through its Checkpoint over the written snapshot, then the
+    token sizes and the PANs the write counted. With `stores` (the lake and the run), the Checkpoint, the
     suite and the validation result are stored under the lake's _gx/; without, nowhere.
     The report's unparsed_values are the caller's to fill in (they come from the write)."""
     from etl.gate import gx_project
     from etl.gate.suites import suite_parameters
 
     gx_project.great_expectations()
-    read = gate_frame(snapshot, manifest, row_checks)
+    read = gate_frame(snapshot, manifest)
     outcome = gx_project.run_checkpoint(
         stores,
         suite_for(manifest),
         read.frame,
         suite_parameters(manifest, source_rows, list(row_checks.source_not_null)),
     )
-    tokens = [
-        {
-            "check": f"TokenIs32Bytes({column.removesuffix('_token')})",
-            "success": count == 0,
-            "element_count": read.rows,
-            "unexpected_count": count,
-        }
-        for column, count in read.wrong_sized_tokens.items()
-    ]
-    checks = [*_gx_checks(outcome), *tokens, *row_checks.pan_results(read.rows)]
+    checks = [*_gx_checks(outcome), *row_checks.results(read.rows)]
     return QualityReport(manifest.table, checks)

@@ -63,7 +63,7 @@ class Snapshot:
         """The run's files (one Store, so one filesystem client, per snapshot)."""
         return Store(self.path)
 
-    def dataset(self) -> ds.Dataset:
+    def dataset(self) -> ds.FileSystemDataset:
         return self.files.parquet("")
 
 

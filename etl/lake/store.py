@@ -192,7 +192,7 @@ class Store:
         prefix = len(self.root) + 1
         return sorted(i.path[prefix:] for i in found if i.type == pafs.FileType.File)
 
-    def parquet(self, key: str) -> ds.Dataset:
+    def parquet(self, key: str) -> ds.FileSystemDataset:
         """The Parquet files below key as one dataset (names starting with _ or . skipped)."""
         import pyarrow.dataset as ds  # with pandas, 0.4 s that bookmarks and leases never need
 

@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -16,13 +17,7 @@ from devstack.stack import Endpoint
 from etl.contracts.manifest import TableManifest, load_manifest, manifest_for
 from etl.errors import CardlakeError
 from etl.extract.source import check_jdbc_dialect, jdbc_url
-from etl.gate.quality import (
-    NULLABLE_INTEGERS,
-    QualityReport,
-    as_integers,
-    row_checks,
-    validate,
-)
+from etl.gate.quality import QualityReport, gate_frame, row_checks, validate
 from etl.lake.store import Store
 from masking.reference import luhn_valid
 
@@ -161,11 +156,49 @@ def test_a_jdbc_url_spark_would_not_read_as_mysql_is_refused(spark: SparkSession
         check_jdbc_dialect(spark, jdbc_url(endpoint).replace("jdbc:mysql:", "jdbc:mariadb:"))
 
 
-def test_unsigned_bigint_keys_stay_exact_for_the_gate() -> None:
+def test_unsigned_bigint_keys_stay_exact_for_the_gate(tmp_path: Path) -> None:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     top = 2**64 - 1  # BIGINT UNSIGNED's largest value, read by Spark as DECIMAL(20,0)
-    keys = pa.array([Decimal(top), Decimal(top - 1), Decimal(1), None], pa.decimal128(20, 0))
-    frame = pa.table({"id": as_integers(keys)}).to_pandas(types_mapper=NULLABLE_INTEGERS.get)
-    assert str(frame["id"].dtype) == "UInt64"
-    assert frame["id"].tolist()[:3] == [top, top - 1, 1] and frame["id"].isna().sum() == 1
+    keys = pa.decimal128(20, 0)
+    # The first file fits int64, the second does not: the frame's storage widens midway.
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    pq.write_table(pa.table({"id": pa.array([Decimal(1), None], keys)}), snapshot / "a.parquet")
+    pq.write_table(
+        pa.table({"id": pa.array([Decimal(top), Decimal(top - 1)], keys)}), snapshot / "b.parquet"
+    )
+    manifest = tmp_path / "manifests" / "people.yaml"
+    manifest.parent.mkdir()
+    manifest.write_text("table: people\nprimary_key: [id]\ncolumns:\n  id: key\n")
+    read = gate_frame(Store(tmp_path).parquet("snapshot"), load_manifest(manifest))
+    assert read.rows == 4 and str(read.frame["id"].dtype) == "UInt64"
+    assert read.frame["id"].tolist() == [1, pd.NA, top, top - 1]
+
+
+def test_the_gate_frame_holds_what_the_rules_need(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    at = dt.datetime(2026, 5, 1)
+    table = pa.table(
+        {
+            "transaction_id": pa.array([Decimal(i) for i in range(3)], pa.decimal128(20, 0)),
+            "amount": pa.array([Decimal("1.50"), None, Decimal("-2.00")], pa.decimal128(18, 2)),
+            "memo": ["a", None, "c"],
+            "merchant_name": [None, "b", "c"],
+            "transacted_at": [at, at, None],
+        }
+    )
+    # Batches smaller than a file: each column is filled at the right offsets.
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=2)
+    read = gate_frame(Store(tmp_path).parquet(""), manifest_for("transactions"))
+    frame = read.frame
+    assert read.rows == 3 and frame["transaction_id"].dtype == "int64"
+    assert frame["transaction_id"].tolist() == [0, 1, 2]
+    assert frame["amount"].isna().tolist() == [False, True, False]
+    assert frame["amount"].dropna().tolist() == [1.5, -2.0]
+    assert frame["merchant_name"].isna().tolist() == [True, False, False]
+    assert frame["transacted_at"].isna().tolist() == [False, False, True]
+    assert frame["merchant_name"].cat.codes.dtype == "int8"  # one byte a row
