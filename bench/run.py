@@ -928,7 +928,10 @@ def _report(
         "tokens checked": "sampled rows whose two tokens equal Python hmac over the replica's values",
         "source table on the replica (InnoDB data + indexes)": f"{replica.table_mib:,.0f} MiB",
         "replica's InnoDB buffer pool": f"{replica.pool_mib:,.0f} MiB",
-        "Spark driver heap": "1g (Spark's default; cardlake sets none), local[2]",
+        "Spark driver heap": (
+            "1g (Spark's default; cardlake sets none), local[2]; ParallelGC with heap-free "
+            "ratios 5-10% (etl/spark.py)"
+        ),
         "OpenSSL HMAC-SHA256, 16-byte messages, one core": f"{openssl:,.0f} ops/s",
     }
     if tokenizer:

@@ -12,8 +12,9 @@ The rules, and where each is checked:
   for nulls, its validity alone (a one-byte categorical column, null exactly where it is).
   At 10M transactions the frame is about 250 MB, whatever the columns hold.
 - Tokens are 32 bytes: counted during the write itself (`DataFrame.observe`), so the gate
-  never reads the token columns back. GX's pandas engine measures a value's length as the
-  length of `str(value)`, which for bytes is their repr, so `ExpectColumnValueLengthsToEqual`
+  reads a token column back only for its not-null rule, and only a chunk that the
+  footers do not settle. GX's pandas engine measures a value's length as the length of
+  `str(value)`, which for bytes is their repr, so `ExpectColumnValueLengthsToEqual`
   cannot check a binary column.
 - PANs are counted in the same observation, per string column, by the JVM detector that
   redaction uses: NFKC first, any typed separators, Luhn-valid. GX has no such detector (a
@@ -43,6 +44,7 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from etl.contracts.manifest import MANIFEST_DIR, TableManifest
+from etl.errors import CardlakeError
 from etl.gate.gx_project import GxRun
 from masking.freetext import pan_counters, string_columns
 from masking.policy import token_column
@@ -86,7 +88,10 @@ class RowChecks:
 
     def observed(self, df: DataFrame) -> DataFrame:
         """The frame to write, counting the gate's row rules as it is written."""
-        sizes = [F.count_if(F.length(F.col(c)) != TOKEN_BYTES).alias(c) for c in self.token_columns]
+        sizes = [
+            F.count_if(F.length(F.col(c)) != TOKEN_BYTES).alias(f"size:{c}")
+            for c in self.token_columns
+        ]
         counters = [*pan_counters(df), *sizes]
         return df.observe(self.counts, *counters) if counters else df
 
@@ -95,7 +100,7 @@ class RowChecks:
         is the not-null rule's), rows holding a PAN per string column."""
         counts = self.counts.get if self.token_columns or self.string_columns else {}
         tokens = [
-            (f"TokenIs32Bytes({column.removesuffix('_token')})", counts[column])
+            (f"TokenIs32Bytes({column.removesuffix('_token')})", counts[f"size:{column}"])
             for column in self.token_columns
         ]
         pans = [(f"NoLuhnValidPan({column})", counts[column]) for column in self.string_columns]
@@ -138,25 +143,35 @@ VALIDITY = pd.CategoricalDtype(["present"])
 STORAGE = {"key": np.int64, "number": np.float64, "validity": np.int8}  # validity: -1 is NULL
 
 
+def _integral(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_integer(arrow_type) or (
+        pa.types.is_decimal(arrow_type) and arrow_type.scale == 0
+    )
+
+
 class _FrameColumn:
     """One column of the frame GX validates, filled batch by batch into storage allocated
     once for the whole snapshot: building the frame never holds more than the frame itself
     and one batch (collecting the batches' pieces and joining them held about four times
     the frame at 10M rows).
 
-    - "key": 64-bit integers (uint64 once a BIGINT UNSIGNED key needs it) and a null mask;
-      a key of another type (a string) is kept as its batches' pieces.
+    - "key": 64-bit integers and a null mask. BIGINT UNSIGNED reads as DECIMAL(20,0): the
+      storage turns unsigned when a batch needs it. A key of another type (a string), or a
+      decimal one that fits neither, is kept as read, in its batches' pieces.
     - "number": a range column as the floats GX compares with its bounds, NaN where null.
     - "validity": only where a column is null, as a one-byte categorical.
     """
 
-    def __init__(self, name: str, kind: str, rows: int) -> None:
+    def __init__(self, name: str, kind: str, rows: int, arrow_type: pa.DataType) -> None:
         self.name, self.kind = name, kind
-        self.values = np.zeros(rows, STORAGE[kind])
-        self.missing = np.zeros(rows if kind == "key" else 0, np.bool_)
-        self.pieces: list[pa.Array] | None = None
+        stored = kind != "key" or _integral(arrow_type)
+        dtype = np.uint64 if arrow_type == pa.uint64() else STORAGE[kind]
+        self.values = np.zeros(rows if stored else 0, dtype)
+        self.missing = np.zeros(rows if kind == "key" and stored else 0, np.bool_)
+        self.negative = False  # whether a stored key is negative: it cannot turn unsigned
+        self.pieces: list[pa.Array] | None = None if stored else []
 
-    def settled_by(self, statistics: Any, start: int) -> bool:
+    def settled_by(self, statistics: Any, start: int, rows: int) -> bool:
         """Whether a row group's statistics give this column's rows without reading them:
         only a validity column whose chunk holds no NULLs or only NULLs."""
         if self.kind != "validity" or statistics is None or not statistics.has_null_count:
@@ -164,7 +179,7 @@ class _FrameColumn:
         if statistics.null_count == 0:
             return True  # the storage starts as present
         if statistics.num_values == 0:  # num_values counts the non-null ones
-            self.values[start : start + statistics.null_count] = -1
+            self.values[start : start + rows] = -1
             return True
         return False
 
@@ -173,19 +188,32 @@ class _FrameColumn:
         if self.kind == "validity":
             self.values[start:stop] = pc.is_valid(column).to_numpy(zero_copy_only=False) - 1
         elif self.kind == "number":
-            numbers = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-            self.values[start:stop] = numbers
+            # Unsafe: an integer beyond 2**53 rounds, as GX's float bounds would compare it.
+            numbers = pc.cast(column, pa.float64(), safe=False)
+            self.values[start:stop] = numbers.to_numpy(zero_copy_only=False)
+        elif self.pieces is not None:
+            self.pieces.append(column)
         else:
-            self._add_key(as_integers(column), start, stop)
+            self._add_key(column, start, stop)
 
     def _add_key(self, column: pa.Array, start: int, stop: int) -> None:
-        if self.pieces is not None or not pa.types.is_integer(column.type):
-            self.pieces = [*(self.pieces or []), column]
+        integers = as_integers(column)
+        signed = pa.types.is_signed_integer(integers.type)
+        negative = signed and (pc.min(integers).as_py() or 0) < 0
+        unsigned = self.values.dtype == np.uint64
+        if integers.type == pa.uint64() and not unsigned and not self.negative:
+            self.values, unsigned = self.values.view(np.uint64), True  # all keys so far < 2**63
+        if not pa.types.is_integer(integers.type) or (
+            negative if unsigned else integers.type == pa.uint64()
+        ):
+            # Beyond 64 bits: the rows so far back in the column's type, then as read.
+            stored = pa.array(self.values[:start], mask=self.missing[:start])
+            self.pieces = [pc.cast(stored, column.type), column]
+            self.values, self.missing = self.values[:0], self.missing[:0]
             return
-        if column.type == pa.uint64() and self.values.dtype == np.int64:
-            self.values = self.values.view(np.uint64)  # keys so far are unsigned, below 2**63
-        self.values[start:stop] = pc.cast(column.fill_null(0), str(self.values.dtype)).to_numpy()
-        self.missing[start:stop] = column.is_null().to_numpy(zero_copy_only=False)
+        self.negative = self.negative or negative
+        self.values[start:stop] = pc.cast(integers.fill_null(0), str(self.values.dtype)).to_numpy()
+        self.missing[start:stop] = integers.is_null().to_numpy(zero_copy_only=False)
 
     def series(self) -> pd.Series:
         if self.pieces is not None:
@@ -212,11 +240,11 @@ def gate_frame(dataset: ds.FileSystemDataset, manifest: TableManifest) -> GateFr
     """One streamed pass over the written files: the columns the suite reads, reduced to
     what its rules need.
 
-    A column checked only for NULLs is not read where a row group's statistics already say
-    it holds none, or nothing else (Spark records every chunk's NULL count): in a normal run
-    only the keys and the range columns are decoded. The rest is read a batch at a time,
-    without buffering column chunks ahead (a dataset scan decodes whole row groups ahead:
-    0.8 GB more at 10M rows).
+    A column checked only for NULLs is not read where a row group's statistics say its
+    chunk holds no NULL (or only NULLs); where Spark recorded no statistics, or the chunk
+    mixes values and NULLs, it is read. The rest is read a batch at a time, without
+    buffering column chunks ahead (a dataset scan decodes whole row groups ahead: 0.8 GB
+    more at 10M rows).
     """
     import pyarrow.parquet as pq
 
@@ -232,11 +260,17 @@ def gate_frame(dataset: ds.FileSystemDataset, manifest: TableManifest) -> GateFr
     total = sum(fragment.metadata.num_rows for fragment in fragments)
     kinds = {**dict.fromkeys(keys, "key"), **dict.fromkeys(numbers, "number")}
     kinds |= dict.fromkeys(nulls_only, "validity")
-    columns = [_FrameColumn(name, kind, total) for name, kind in kinds.items()]
+    schema = dataset.schema
+    columns = [_FrameColumn(c, kind, total, schema.field(c).type) for c, kind in kinds.items()]
     rows = 0
     for fragment in fragments:
         meta = fragment.metadata
         positions = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+        if absent := [c.name for c in columns if c.name not in positions]:
+            raise CardlakeError(
+                f"{manifest.table}: snapshot file {fragment.path} has no column "
+                f"{', '.join(absent)}; the files of one write must share a schema"
+            )
         with dataset.filesystem.open_input_file(fragment.path) as file:
             reader = pq.ParquetFile(file, metadata=meta, pre_buffer=False)
             for group in range(meta.num_row_groups):
@@ -244,25 +278,27 @@ def gate_frame(dataset: ds.FileSystemDataset, manifest: TableManifest) -> GateFr
                 read = [
                     c
                     for c in columns
-                    if c.name not in positions
-                    or not c.settled_by(chunks.column(positions[c.name]).statistics, rows)
+                    if not c.settled_by(
+                        chunks.column(positions[c.name]).statistics, rows, chunks.num_rows
+                    )
                 ]
-                start = rows
-                batches = reader.iter_batches(
-                    BATCH_ROWS,
-                    row_groups=[group],
-                    columns=[c.name for c in read],
-                    use_threads=False,
-                )
-                for batch in batches if read else ():
-                    for column in read:
-                        column.add(batch.column(column.name), start)
-                    start += batch.num_rows
+                if read:
+                    _read_row_group(reader, group, read, rows)
                 rows += chunks.num_rows
     # Give back the decoded batches' memory (Arrow's allocator keeps it) before GX runs.
     pa.default_memory_pool().release_unused()
     frame = pd.DataFrame({c.name: c.series() for c in columns}, copy=False)
     return GateFrame(frame, rows)
+
+
+def _read_row_group(reader: Any, group: int, columns: list[_FrameColumn], start: int) -> None:
+    batches = reader.iter_batches(
+        BATCH_ROWS, row_groups=[group], columns=[c.name for c in columns], use_threads=False
+    )
+    for batch in batches:
+        for column in columns:
+            column.add(batch.column(column.name), start)
+        start += batch.num_rows
 
 
 def preload_great_expectations() -> None:

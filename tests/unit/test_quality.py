@@ -17,7 +17,7 @@ from devstack.stack import Endpoint
 from etl.contracts.manifest import TableManifest, load_manifest, manifest_for
 from etl.errors import CardlakeError
 from etl.extract.source import check_jdbc_dialect, jdbc_url
-from etl.gate.quality import QualityReport, gate_frame, row_checks, validate
+from etl.gate.quality import GateFrame, QualityReport, gate_frame, row_checks, validate
 from etl.lake.store import Store
 from masking.reference import luhn_valid
 
@@ -156,49 +156,98 @@ def test_a_jdbc_url_spark_would_not_read_as_mysql_is_refused(spark: SparkSession
         check_jdbc_dialect(spark, jdbc_url(endpoint).replace("jdbc:mysql:", "jdbc:mariadb:"))
 
 
-def test_unsigned_bigint_keys_stay_exact_for_the_gate(tmp_path: Path) -> None:
+def _frame_of(tmp_path: Path, files: list[dict], manifest: Path | None = None) -> GateFrame:
+    """The gate's frame over Parquet files of the given columns (one file each, in order)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    for i, columns in enumerate(files):
+        pq.write_table(pa.table(columns), snapshot / f"part-{i}.parquet")
+    if manifest is None:
+        manifest = tmp_path / "manifests" / "people.yaml"
+        manifest.parent.mkdir()
+        manifest.write_text(
+            "table: people\nprimary_key: [id]\ncolumns:\n  id: key\n"
+            "  score: {class: measure, min: 0}\n"
+        )
+    return gate_frame(Store(tmp_path).parquet("snapshot"), load_manifest(manifest))
+
+
+def test_unsigned_bigint_keys_stay_exact_for_the_gate(tmp_path: Path) -> None:
+    import pyarrow as pa
 
     top = 2**64 - 1  # BIGINT UNSIGNED's largest value, read by Spark as DECIMAL(20,0)
     keys = pa.decimal128(20, 0)
     # The first file fits int64, the second does not: the frame's storage widens midway.
-    snapshot = tmp_path / "snapshot"
-    snapshot.mkdir()
-    pq.write_table(pa.table({"id": pa.array([Decimal(1), None], keys)}), snapshot / "a.parquet")
-    pq.write_table(
-        pa.table({"id": pa.array([Decimal(top), Decimal(top - 1)], keys)}), snapshot / "b.parquet"
+    read = _frame_of(
+        tmp_path,
+        [
+            {"id": pa.array([Decimal(1), None], keys)},
+            {"id": pa.array([Decimal(top), Decimal(top - 1)], keys)},
+        ],
     )
-    manifest = tmp_path / "manifests" / "people.yaml"
-    manifest.parent.mkdir()
-    manifest.write_text("table: people\nprimary_key: [id]\ncolumns:\n  id: key\n")
-    read = gate_frame(Store(tmp_path).parquet("snapshot"), load_manifest(manifest))
     assert read.rows == 4 and str(read.frame["id"].dtype) == "UInt64"
     assert read.frame["id"].tolist() == [1, pd.NA, top, top - 1]
 
 
-def test_the_gate_frame_holds_what_the_rules_need(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "first, second",
+    [([1, None], [2**70, 2**64 - 1]), ([-1, 2], [2**64 - 1, 3])],
+    ids=["beyond-64-bits", "negative-then-unsigned"],
+)
+def test_decimal_keys_that_fit_no_64_bit_integer_are_kept_as_read(
+    tmp_path: Path, first: list, second: list
+) -> None:
+    import pyarrow as pa
+
+    keys = pa.decimal128(38, 0)
+    as_decimals = [[None if v is None else Decimal(v) for v in part] for part in (first, second)]
+    read = _frame_of(tmp_path, [{"id": pa.array(part, keys)} for part in as_decimals])
+    assert read.frame["id"].tolist() == [*as_decimals[0], *as_decimals[1]]
+
+
+def test_an_integer_range_column_beyond_float_precision_does_not_stop_the_gate(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    read = _frame_of(tmp_path, [{"id": pa.array([1, 2]), "score": pa.array([2**62 + 1, -1])}])
+    assert read.frame["score"].tolist() == [float(2**62), -1.0]
+
+
+@pytest.mark.parametrize("statistics", [True, False], ids=["footer-statistics", "none"])
+def test_the_gate_frame_holds_what_the_rules_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, statistics: bool
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     at = dt.datetime(2026, 5, 1)
     table = pa.table(
         {
-            "transaction_id": pa.array([Decimal(i) for i in range(3)], pa.decimal128(20, 0)),
-            "amount": pa.array([Decimal("1.50"), None, Decimal("-2.00")], pa.decimal128(18, 2)),
-            "memo": ["a", None, "c"],
-            "merchant_name": [None, "b", "c"],
-            "transacted_at": [at, at, None],
+            "transaction_id": pa.array([Decimal(i) for i in range(5)], pa.decimal128(20, 0)),
+            "amount": pa.array(
+                [Decimal("1.50"), None, Decimal("-2.00"), Decimal(0), Decimal(1)],
+                pa.decimal128(18, 2),
+            ),
+            "memo": ["a", None, "c", None, None],
+            "merchant_name": [None, "b", "c", "d", "e"],
+            "transacted_at": [at, at, None, None, at],
         }
     )
-    # Batches smaller than a file: each column is filled at the right offsets.
-    pq.write_table(table, tmp_path / "a.parquet", row_group_size=2)
+    # Row groups of 2 read a row at a time: every column is filled at the right offsets,
+    # whether the footers settle a chunk (no NULLs, only NULLs) or it is read.
+    monkeypatch.setattr("etl.gate.quality.BATCH_ROWS", 1)
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=2, write_statistics=statistics)
     read = gate_frame(Store(tmp_path).parquet(""), manifest_for("transactions"))
     frame = read.frame
-    assert read.rows == 3 and frame["transaction_id"].dtype == "int64"
-    assert frame["transaction_id"].tolist() == [0, 1, 2]
-    assert frame["amount"].isna().tolist() == [False, True, False]
-    assert frame["amount"].dropna().tolist() == [1.5, -2.0]
-    assert frame["merchant_name"].isna().tolist() == [True, False, False]
-    assert frame["transacted_at"].isna().tolist() == [False, False, True]
+    assert read.rows == 5 and frame["transaction_id"].dtype == "int64"
+    assert frame["transaction_id"].tolist() == [0, 1, 2, 3, 4]
+    assert frame["amount"].isna().tolist() == [False, True, False, False, False]
+    assert frame["amount"].dropna().tolist() == [1.5, -2.0, 0.0, 1.0]
+    assert frame["memo"].isna().tolist() == [False, True, False, True, True]
+    assert frame["merchant_name"].isna().tolist() == [True, False, False, False, False]
+    assert frame["transacted_at"].isna().tolist() == [False, False, True, True, False]
     assert frame["merchant_name"].cat.codes.dtype == "int8"  # one byte a row
