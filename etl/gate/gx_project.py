@@ -151,6 +151,7 @@ def run_checkpoint(stores: GxRun | None, suite: Any, frame: Any, parameters: dic
     """Validate the frame with the suite through the table's Checkpoint; its result is
     stored under the lake's _gx/ (stores None: in memory, nothing written)."""
     gx = great_expectations()
+    import pandas as pd
     from great_expectations.core.run_identifier import RunIdentifier
 
     ctx = context(stores.lake) if stores is not None else _memory_context()
@@ -167,11 +168,15 @@ def run_checkpoint(stores: GxRun | None, suite: Any, frame: Any, parameters: dic
     checkpoint = ctx.checkpoints.add_or_update(
         gx.Checkpoint(name=table, validation_definitions=[definition], result_format=RESULT_FORMAT)
     )
-    result = checkpoint.run(
-        batch_parameters={"dataframe": frame},
-        expectation_parameters=parameters,
-        run_id=RunIdentifier(run_name=stores.run_id) if stores is not None else None,
-    )
+    # GX's column rules first select the rows where the column is not NULL. Copy-on-write
+    # pandas answers a selection of every row with a lazy copy, not a copy of the whole
+    # frame: at 10M rows GX's peak above the frame fell from 0.52 to 0.29 GB, same results.
+    with pd.option_context("mode.copy_on_write", True):
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=parameters,
+            run_id=RunIdentifier(run_name=stores.run_id) if stores is not None else None,
+        )
     if stores is not None:
         sync(stores.lake)
     (outcome,) = result.run_results.values()
