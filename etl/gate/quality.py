@@ -141,6 +141,8 @@ def as_integers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arra
 
 VALIDITY = pd.CategoricalDtype(["present"])
 STORAGE = {"key": np.int64, "number": np.float64, "validity": np.int8}  # validity: -1 is NULL
+# Every 64-bit integer, signed or not, and every DECIMAL(p,0) Spark writes (p <= 38).
+WIDE_KEYS = pa.decimal128(38, 0)
 
 
 def _integral(arrow_type: pa.DataType) -> bool:
@@ -156,16 +158,17 @@ class _FrameColumn:
     the frame at 10M rows).
 
     - "key": 64-bit integers and a null mask. BIGINT UNSIGNED reads as DECIMAL(20,0): the
-      storage turns unsigned when a batch needs it. A key of another type (a string), or a
-      decimal one that fits neither, is kept as read, in its batches' pieces.
+      storage turns unsigned when a batch needs it. A key of another type (a string) is
+      kept as read, in its batches' pieces; an integral one that fits no single 64-bit
+      type (beyond 2**64, or negative and beyond 2**63) as 38-digit decimals.
     - "number": a range column as the floats GX compares with its bounds, NaN where null.
     - "validity": only where a column is null, as a one-byte categorical.
     """
 
     def __init__(self, name: str, kind: str, rows: int, arrow_type: pa.DataType) -> None:
-        self.name, self.kind = name, kind
+        self.name, self.kind, self.arrow_type = name, kind, arrow_type
         stored = kind != "key" or _integral(arrow_type)
-        dtype = np.uint64 if arrow_type == pa.uint64() else STORAGE[kind]
+        dtype = np.uint64 if kind == "key" and arrow_type == pa.uint64() else STORAGE[kind]
         self.values = np.zeros(rows if stored else 0, dtype)
         self.missing = np.zeros(rows if kind == "key" and stored else 0, np.bool_)
         self.negative = False  # whether a stored key is negative: it cannot turn unsigned
@@ -192,7 +195,7 @@ class _FrameColumn:
             numbers = pc.cast(column, pa.float64(), safe=False)
             self.values[start:stop] = numbers.to_numpy(zero_copy_only=False)
         elif self.pieces is not None:
-            self.pieces.append(column)
+            self.pieces.append(pc.cast(column, WIDE_KEYS) if _integral(column.type) else column)
         else:
             self._add_key(column, start, stop)
 
@@ -206,9 +209,11 @@ class _FrameColumn:
         if not pa.types.is_integer(integers.type) or (
             negative if unsigned else integers.type == pa.uint64()
         ):
-            # Beyond 64 bits: the rows so far back in the column's type, then as read.
+            # No single 64-bit type holds them all: the rows so far and from now on as
+            # decimals (safe casts: each fits, so no error can quote a key).
             stored = pa.array(self.values[:start], mask=self.missing[:start])
-            self.pieces = [pc.cast(stored, column.type), column]
+            self.pieces = [pc.cast(stored, WIDE_KEYS), pc.cast(column, WIDE_KEYS)]
+            self.arrow_type = WIDE_KEYS
             self.values, self.missing = self.values[:0], self.missing[:0]
             return
         self.negative = self.negative or negative
@@ -217,7 +222,8 @@ class _FrameColumn:
 
     def series(self) -> pd.Series:
         if self.pieces is not None:
-            return pa.chunked_array(self.pieces).to_pandas().rename(self.name)
+            column = pa.chunked_array(self.pieces, type=self.arrow_type)
+            return column.to_pandas().rename(self.name)
         if self.kind == "validity":
             values = pd.Categorical.from_codes(self.values, dtype=VALIDITY, validate=False)
             return pd.Series(values, name=self.name, copy=False)

@@ -208,6 +208,13 @@ def test_decimal_keys_that_fit_no_64_bit_integer_are_kept_as_read(
     assert read.frame["id"].tolist() == [*as_decimals[0], *as_decimals[1]]
 
 
+def test_an_empty_window_with_a_string_key_gives_an_empty_frame(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    read = _frame_of(tmp_path, [{"id": pa.array([], pa.string())}])
+    assert read.rows == 0 and read.frame["id"].tolist() == []
+
+
 def test_an_integer_range_column_beyond_float_precision_does_not_stop_the_gate(
     tmp_path: Path,
 ) -> None:
