@@ -132,8 +132,14 @@ class TableRun:
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
+    """The run's start in UTC and a random suffix, e.g. 20261201T185459Z_9679353a.
+
+    Every row carries it (`_run_id`), so it must never read as a card number: the Z ends
+    the time's digits. Without it, 185459_9679353 (the time, a separator, a suffix
+    starting with seven decimal digits) was a Luhn-valid 13-digit PAN to `cardlake scan`.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    return f"{now:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
+    return f"{now:%Y%m%dT%H%M%S}Z_{uuid.uuid4().hex[:8]}"
 
 
 def version_change(recorded: dict[str, int], now: dict[str, int]) -> str:

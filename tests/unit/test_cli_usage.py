@@ -27,7 +27,7 @@ def test_format_table_aligns_and_shows_nulls() -> None:
 
 def test_a_piped_table_keeps_long_paths_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")  # as in CI, whatever terminal runs the tests
-    path = "/home/analyst/.cardlake/lake/transactions/runs/20261201T141541_e2ecb61f"
+    path = "/home/analyst/.cardlake/lake/transactions/runs/20261201T141541Z_e2ecb61f"
     piped = io.StringIO()
     print_table(["parquet dataset", "rows with a PAN"], [(path, 0)], file=piped)
     assert piped.getvalue().splitlines()[2].split() == [path, "0"]

@@ -311,3 +311,18 @@ def test_a_jar_of_another_normalizer_version_is_refused(
     monkeypatch.setattr(jvm, "NORMALIZER_VERSION", reference.NORMALIZER_VERSION + 1)
     with pytest.raises(CardlakeError, match="rebuild it with `make jar`"):
         jvm.JvmMasking(spark)
+
+
+def test_a_run_id_never_reads_as_a_pan(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    import uuid
+
+    from etl import pipeline
+    from masking.reference import has_pan
+
+    # Every row carries its run's id; 20261201T185459_9679353a once read as a PAN.
+    at = dt.datetime(2026, 12, 1, 18, 54, 59, tzinfo=dt.UTC)
+    for suffix in ("9679353a", *(f"{n:08d}" for n in range(0, 10**8, 654_321))):
+        monkeypatch.setattr(uuid, "uuid4", lambda s=suffix: uuid.UUID(s + "0" * 24))
+        run_id = pipeline.new_run_id(at)
+        assert run_id.endswith(suffix) and not has_pan(run_id), run_id
