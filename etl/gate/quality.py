@@ -46,6 +46,7 @@ from pyspark.sql import functions as F
 from etl.contracts.manifest import MANIFEST_DIR, TableManifest
 from etl.errors import CardlakeError
 from etl.gate.gx_project import GxRun
+from etl.lake.snapshot import footer_nulls
 from masking.freetext import pan_counters, string_columns
 from masking.policy import token_column
 
@@ -174,14 +175,14 @@ class _FrameColumn:
         self.negative = False  # whether a stored key is negative: it cannot turn unsigned
         self.pieces: list[pa.Array] | None = None if stored else []
 
-    def settled_by(self, statistics: Any, start: int, rows: int) -> bool:
-        """Whether a row group's statistics give this column's rows without reading them:
-        only a validity column whose chunk holds no NULLs or only NULLs."""
-        if self.kind != "validity" or statistics is None or not statistics.has_null_count:
+    def settled_by(self, nulls: int | None, start: int, rows: int) -> bool:
+        """Whether a row group's footer NULL count (None: not recorded) gives this column's
+        rows without reading them: only a validity column with no NULLs or only NULLs."""
+        if self.kind != "validity" or nulls is None:
             return False
-        if statistics.null_count == 0:
+        if nulls == 0:
             return True  # the storage starts as present
-        if statistics.num_values == 0:  # num_values counts the non-null ones
+        if nulls == rows:
             self.values[start : start + rows] = -1
             return True
         return False
@@ -271,8 +272,7 @@ def gate_frame(dataset: ds.FileSystemDataset, manifest: TableManifest) -> GateFr
     rows = 0
     for fragment in fragments:
         meta = fragment.metadata
-        positions = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
-        if absent := [c.name for c in columns if c.name not in positions]:
+        if absent := [c.name for c in columns if c.name not in meta.schema.names]:
             raise CardlakeError(
                 f"{manifest.table}: snapshot file {fragment.path} has no column "
                 f"{', '.join(absent)}; the files of one write must share a schema"
@@ -280,17 +280,12 @@ def gate_frame(dataset: ds.FileSystemDataset, manifest: TableManifest) -> GateFr
         with dataset.filesystem.open_input_file(fragment.path) as file:
             reader = pq.ParquetFile(file, metadata=meta, pre_buffer=False)
             for group in range(meta.num_row_groups):
-                chunks = meta.row_group(group)
-                read = [
-                    c
-                    for c in columns
-                    if not c.settled_by(
-                        chunks.column(positions[c.name]).statistics, rows, chunks.num_rows
-                    )
-                ]
+                nulls = footer_nulls(meta, group, [c.name for c in columns])
+                group_rows = meta.row_group(group).num_rows
+                read = [c for c in columns if not c.settled_by(nulls[c.name], rows, group_rows)]
                 if read:
                     _read_row_group(reader, group, read, rows)
-                rows += chunks.num_rows
+                rows += group_rows
     # Give back the decoded batches' memory (Arrow's allocator keeps it) before GX runs.
     pa.default_memory_pool().release_unused()
     frame = pd.DataFrame({c.name: c.series() for c in columns}, copy=False)
@@ -367,8 +362,9 @@ def validate(
     stores: GxRun | None = None,
 ) -> QualityReport:
     """The table's GX suite through its Checkpoint over the written snapshot, then the
-    token sizes and the PANs the write counted. With `stores` (the lake and the run), the Checkpoint, the
-    suite and the validation result are stored under the lake's _gx/; without, nowhere.
+    token sizes and the PANs the write counted. With `stores` (the lake and the run), the
+    Checkpoint, the suite and the validation result are stored under the lake's _gx/;
+    without, nowhere.
     The report's unparsed_values are the caller's to fill in (they come from the write)."""
     from etl.gate import gx_project
     from etl.gate.suites import suite_parameters

@@ -17,6 +17,7 @@ import json
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 from pyspark.sql import DataFrame, SparkSession
@@ -144,6 +145,18 @@ def spark_has_filesystem(spark: SparkSession, lake: Store) -> bool:
     return True
 
 
+def footer_nulls(meta: Any, group: int, columns: list[str]) -> dict[str, int | None]:
+    """NULLs per column in one row group of a Parquet file, from its footer's statistics;
+    None for a chunk written without a null count."""
+    index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    nulls: dict[str, int | None] = {}
+    for column in columns:
+        statistics = meta.row_group(group).column(index[column]).statistics
+        counted = statistics is not None and statistics.has_null_count
+        nulls[column] = statistics.null_count if counted else None
+    return nulls
+
+
 def parquet_nulls(snapshot: Snapshot, columns: list[str]) -> dict[str, int]:
     """NULLs per column in every Parquet file of a snapshot, from the footers' statistics.
 
@@ -152,11 +165,11 @@ def parquet_nulls(snapshot: Snapshot, columns: list[str]) -> dict[str, int]:
     nulls = dict.fromkeys(columns, 0)
     for fragment in snapshot.dataset().get_fragments():
         meta = fragment.metadata
-        index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+        groups = [footer_nulls(meta, g, columns) for g in range(meta.num_row_groups)]
         for column in columns:
-            chunks = [meta.row_group(g).column(index[column]) for g in range(meta.num_row_groups)]
-            if all(c.statistics is not None and c.statistics.has_null_count for c in chunks):
-                nulls[column] += sum(c.statistics.null_count for c in chunks)
+            counts = [group[column] for group in groups]
+            if all(count is not None for count in counts):
+                nulls[column] += sum(count or 0 for count in counts)
             else:
                 nulls[column] += fragment.to_table(columns=[column]).column(0).null_count
     return nulls
